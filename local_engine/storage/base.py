@@ -1,0 +1,112 @@
+"""The storage seam: what a collection asks of its persistence layer.
+
+Two implementations: ``MemoryStorage`` (nothing is written) and ``SqliteStorage`` (path mode).
+The rules every implementation keeps:
+
+* ``CollectionStore.write`` is atomic and durable when it returns: after a crash either the
+  whole batch is visible on reopen or none of it is.
+* The in-memory collection is the read path; storage is only written to and loaded from.
+* Offsets are the collection's internal row numbers. A point keeps its offset while it lives;
+  storage never invents or reorders offsets.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+
+@dataclass
+class SparseVec:
+    """A sparse vector: sorted unique ``indices`` (uint32) with their ``values`` (float32)."""
+
+    indices: np.ndarray
+    values: np.ndarray
+
+
+# A stored vector value: a dense 1-D array, a 2-D multivector, or a sparse vector.
+VectorValue = "np.ndarray | SparseVec"
+
+
+@dataclass
+class PointRecord:
+    offset: int
+    ext_id: int | str                      # canonical id (see local_engine.ids)
+    payload: dict[str, Any]                # {} when the point has no payload
+    vectors: dict[str, Any]                # vector name ("" = unnamed) -> VectorValue
+
+
+@dataclass
+class LoadedPoints:
+    """Everything needed to rebuild a collection's in-memory state, ordered by offset."""
+
+    offsets: np.ndarray                    # int64, the live offsets, ascending
+    ext_ids: list                          # aligned with offsets
+    payloads: list[dict[str, Any]]         # aligned with offsets
+    vectors: dict[str, dict[int, Any]] = field(default_factory=dict)   # name -> {offset: value}
+    # Dense matrices restored from a checkpoint: name -> (matrix[rows, dim], present[rows]) covering
+    # offsets [0, rows). Entries of ``vectors`` override rows of the matrix.
+    dense: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    next_offset: int = 0                   # first never-used offset
+
+
+class CollectionStore(ABC):
+    @abstractmethod
+    def save_config(self, config: dict[str, Any]) -> None:
+        """Persist the collection's config (a JSON-serialisable dict) atomically."""
+
+    @abstractmethod
+    def load_config(self) -> dict[str, Any]:
+        ...
+
+    @abstractmethod
+    def write(self, upserts: Sequence[PointRecord], deletes: Sequence[int]) -> None:
+        """Atomically apply one batch: insert/replace ``upserts`` (whole points), remove ``deletes``."""
+
+    @abstractmethod
+    def load(self) -> LoadedPoints:
+        ...
+
+    def wants_checkpoint(self) -> bool:
+        """True when enough was written since the last checkpoint that reopening would be slow."""
+        return False
+
+    def checkpoint(self, dense: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Save dense matrices (name -> (matrix[rows, dim], present[rows])) for a fast reopen."""
+
+    def close(self) -> None:
+        ...
+
+
+class Storage(ABC):
+    """The root: a set of collections and the alias table."""
+
+    @abstractmethod
+    def collection_names(self) -> list[str]:
+        ...
+
+    @abstractmethod
+    def create_collection(self, name: str, config: dict[str, Any]) -> CollectionStore:
+        ...
+
+    @abstractmethod
+    def open_collection(self, name: str) -> CollectionStore:
+        ...
+
+    @abstractmethod
+    def drop_collection(self, name: str) -> None:
+        ...
+
+    @abstractmethod
+    def save_aliases(self, aliases: dict[str, str]) -> None:
+        ...
+
+    @abstractmethod
+    def load_aliases(self) -> dict[str, str]:
+        ...
+
+    def close(self) -> None:
+        ...
