@@ -1,0 +1,405 @@
+"""One collection: points addressed by offset, their vectors, payloads and versions.
+
+Invariants (everything that changes them lives in this module):
+
+* A point owns one *offset* (row number) for its whole life; ``_id_to_offset`` and
+  ``_ext_ids`` are inverse maps over live points, ``_alive[o]`` is True exactly for them.
+* Every write is validated completely, then persisted (``store.write``, atomic), then applied
+  in memory. A rejected request changes nothing; a failed persist changes nothing in memory.
+* All writes and reads hold ``_lock``: one writer at a time, readers see whole batches.
+* Reads never loop over points in Python: candidate sets are numpy masks, scoring is numpy.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from typing import Any, Iterable
+
+import numpy as np
+
+from sdk import models
+
+from .errors import BadRequest, NotFound, Unsupported
+from .ids import normalize_id
+from .payload import PayloadStore
+from .points_input import PointBatch, parse_points
+from .storage.base import CollectionStore, LoadedPoints, PointRecord
+from .vectors import DenseVectors, passes_threshold, top_k
+
+
+class Collection:
+    def __init__(self, name: str, config: models.CollectionConfig, store: CollectionStore) -> None:
+        self.name = name
+        self.config = config
+        self.payload_schema: dict[str, Any] = {}   # field -> PayloadSchemaType | *IndexParams
+        self._store = store
+        self._lock = threading.RLock()
+        self._id_to_offset: dict[int | str, int] = {}
+        self._ext_ids: list = []
+        self._size = 0                              # offsets [0, _size) have been used
+        self._alive = np.zeros(1024, dtype=bool)
+        self._versions = np.zeros(1024, dtype=np.int64)
+        # Id sort keys, so scroll order (numeric ids, then UUIDs) is a numpy lexsort.
+        self._id_kind = np.zeros(1024, dtype=np.uint8)
+        self._id_hi = np.zeros(1024, dtype=np.uint64)
+        self._id_lo = np.zeros(1024, dtype=np.uint64)
+        self._order_cache: np.ndarray | None = None
+        self._payloads = PayloadStore()
+        self._dense: dict[str, DenseVectors] = {
+            name: DenseVectors(params.size, _enum_value(params.distance))
+            for name, params in self.vector_params().items()
+        }
+
+    # -- configuration ----------------------------------------------------------------------
+    def vector_params(self) -> dict[str, models.VectorParams]:
+        vectors = self.config.params.vectors
+        if vectors is None:
+            return {}
+        if isinstance(vectors, dict):
+            return dict(vectors)
+        return {"": vectors}
+
+    def _dims(self) -> dict[str, int]:
+        return {name: vec.dim for name, vec in self._dense.items()}
+
+    def _dense_for(self, name: str) -> DenseVectors:
+        try:
+            return self._dense[name]
+        except KeyError:
+            raise BadRequest(f"Wrong input: Not existing vector name error: {name}") from None
+
+    # -- growth -------------------------------------------------------------------------------
+    def _reserve(self, size: int) -> None:
+        cap = len(self._alive)
+        if size <= cap:
+            return
+        new_cap = max(size, cap * 2)
+        for attr in ("_alive", "_versions", "_id_kind", "_id_hi", "_id_lo"):
+            old = getattr(self, attr)
+            grown = np.zeros(new_cap, dtype=old.dtype)
+            grown[:cap] = old
+            setattr(self, attr, grown)
+        for vec in self._dense.values():
+            vec.reserve(new_cap)
+
+    def _set_id_keys(self, offset: int, ext_id: int | str) -> None:
+        if isinstance(ext_id, int):
+            self._id_kind[offset] = 0
+            self._id_hi[offset] = ext_id >> 64
+            self._id_lo[offset] = ext_id
+        else:
+            value = uuid.UUID(ext_id).int
+            self._id_kind[offset] = 1
+            self._id_hi[offset] = value >> 64
+            self._id_lo[offset] = value & (2**64 - 1)
+
+    # -- loading --------------------------------------------------------------------------------
+    def load(self, loaded: LoadedPoints) -> None:
+        """Rebuild the in-memory state from storage (path mode reopen)."""
+        size = max(loaded.next_offset, int(loaded.offsets.max()) + 1 if len(loaded.offsets) else 0)
+        self._reserve(size)
+        self._size = size
+        for name, (matrix, present) in loaded.dense.items():
+            vec = self._dense.get(name)
+            if vec is None or matrix.shape[1] != vec.dim:
+                continue
+            rows = min(matrix.shape[0], size)
+            vec.reserve(size)
+            vec.data[:rows] = matrix[:rows]
+            vec.present[:rows] = present[:rows]
+        for name, values in loaded.vectors.items():
+            vec = self._dense.get(name)
+            if vec is None or not values:
+                continue
+            offs = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
+            vec.data[offs] = np.stack([np.asarray(v, dtype=np.float32) for v in values.values()])
+            vec.present[offs] = True
+        offsets = loaded.offsets
+        self._alive[offsets] = True
+        for off, ext_id, payload in zip(offsets.tolist(), loaded.ext_ids, loaded.payloads):
+            self._id_to_offset[ext_id] = off
+            self._set_id_keys(off, ext_id)
+            if payload:
+                self._payloads.set(off, payload)
+        self._ext_ids = [None] * size
+        for off, ext_id in zip(offsets.tolist(), loaded.ext_ids):
+            self._ext_ids[off] = ext_id
+        # Offsets that are not live must not carry vectors (rows may remain in a checkpoint).
+        dead = np.flatnonzero(~self._alive[:size])
+        for vec in self._dense.values():
+            vec.clear(dead)
+
+    def checkpoint_if_needed(self) -> None:
+        if self._store.wants_checkpoint():
+            self._store.checkpoint(
+                {name: (vec.data[: self._size], vec.present[: self._size]) for name, vec in self._dense.items()}
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._store.checkpoint(
+                {name: (vec.data[: self._size], vec.present[: self._size]) for name, vec in self._dense.items()}
+            )
+            self._store.close()
+
+    # -- filter context (local_engine.payload.FilterContext) ------------------------------------
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def offsets_of_ids(self, ids: list) -> np.ndarray:
+        found = [self._id_to_offset[i] for i in ids if i in self._id_to_offset]
+        return np.asarray(found, dtype=np.int64)
+
+    def has_vector_mask(self, name: str) -> np.ndarray:
+        return self._dense_for(name).present_mask(self._size).copy()
+
+    # -- candidates -------------------------------------------------------------------------------
+    def _matching_mask(self, flt: Any) -> np.ndarray:
+        """Live offsets matching ``flt``, as a bool mask over [0, size)."""
+        alive = self._alive[: self._size]
+        if flt is None:
+            return alive.copy()
+        self._payloads.check_filter_schema(flt)
+        return self._payloads.evaluate(flt, self) & alive
+
+    def matching_offsets(self, flt: Any) -> np.ndarray:
+        return np.flatnonzero(self._matching_mask(flt))
+
+    def offsets_for_selector(self, selector: Any) -> np.ndarray:
+        """Offsets of live points named by a PointsSelector (ids list or filter)."""
+        points = getattr(selector, "points", None)
+        if points is not None:
+            ids = [normalize_id(i) for i in points]
+            return self.offsets_of_ids(list(dict.fromkeys(ids)))
+        flt = getattr(selector, "filter", None)
+        if flt is not None or hasattr(selector, "filter"):
+            return self.matching_offsets(flt)
+        raise BadRequest("Wrong input: a points selector needs `points` or `filter`")
+
+    # -- writes -------------------------------------------------------------------------------------
+    def upsert(self, body: Any, op_id: int) -> None:
+        batch = parse_points(body, self._dims())
+        with self._lock:
+            self._apply_batch(batch, op_id)
+
+    def _apply_batch(self, batch: PointBatch, op_id: int) -> None:
+        n = len(batch.ids)
+        if n == 0:
+            return
+        offsets = np.empty(n, dtype=np.int64)
+        next_off = self._size
+        for i, pid in enumerate(batch.ids):
+            off = self._id_to_offset.get(pid)
+            if off is None:
+                off = next_off
+                next_off += 1
+            offsets[i] = off
+        prepared = {name: (rows, self._dense[name].prepare(m)) for name, (rows, m) in batch.dense.items()}
+
+        records = []
+        per_point: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
+        for name, (rows, matrix) in prepared.items():
+            for r, row in zip(rows.tolist(), matrix):
+                per_point[r][name] = row
+        for i in range(n):
+            records.append(PointRecord(int(offsets[i]), batch.ids[i], batch.payloads[i], per_point[i]))
+        self._store.write(records, [])
+
+        # Persisted: apply in memory. Upsert replaces the whole point (vectors not given are removed).
+        self._reserve(next_off)
+        if next_off > self._size:
+            self._ext_ids.extend([None] * (next_off - self._size))
+            self._size = next_off
+        for name, vec in self._dense.items():
+            vec.clear(offsets)
+            if name in prepared:
+                rows, matrix = prepared[name]
+                vec.set_rows(offsets[rows], matrix)
+        for i, pid in enumerate(batch.ids):
+            off = int(offsets[i])
+            self._id_to_offset[pid] = off
+            self._ext_ids[off] = pid
+            self._set_id_keys(off, pid)
+            self._payloads.set(off, batch.payloads[i])
+        self._alive[offsets] = True
+        self._versions[offsets] = op_id
+        self._order_cache = None
+        self.checkpoint_if_needed()
+
+    def delete(self, selector: Any, op_id: int) -> None:
+        with self._lock:
+            offsets = self.offsets_for_selector(selector)
+            if len(offsets) == 0:
+                return
+            self._store.write([], offsets.tolist())
+            for off in offsets.tolist():
+                del self._id_to_offset[self._ext_ids[off]]
+                self._ext_ids[off] = None
+                self._payloads.delete(off)
+            self._alive[offsets] = False
+            for vec in self._dense.values():
+                vec.clear(offsets)
+            self._order_cache = None
+
+    def update_payloads(self, selector: Any, op_id: int, mutate) -> None:
+        """Apply ``mutate(payload_store, offset)`` to every selected point, atomically."""
+        with self._lock:
+            offsets = self.offsets_for_selector(selector).tolist()
+            if not offsets:
+                return
+            before = {off: copy.deepcopy(self._payloads.get(off)) for off in offsets}
+            try:
+                for off in offsets:
+                    mutate(self._payloads, off)
+                self._store.write([self._record(off) for off in offsets], [])
+            except BaseException:
+                for off, payload in before.items():
+                    self._payloads.set(off, payload)
+                raise
+            self._versions[offsets] = op_id
+
+    def _record(self, off: int) -> PointRecord:
+        vectors = {name: vec.data[off].copy() for name, vec in self._dense.items() if vec.get(off) is not None}
+        return PointRecord(off, self._ext_ids[off], self._payloads.get(off), vectors)
+
+    # -- reads ----------------------------------------------------------------------------------------
+    def count(self, flt: Any) -> int:
+        with self._lock:
+            return int(self._matching_mask(flt).sum())
+
+    def retrieve(self, ids: Iterable, with_payload: Any, with_vectors: Any) -> list[models.Record]:
+        with self._lock:
+            wanted = [normalize_id(i) for i in ids]
+            out = []
+            seen = set()
+            for pid in wanted:
+                off = self._id_to_offset.get(pid)
+                if off is None or pid in seen:
+                    continue
+                seen.add(pid)
+                out.append(self._make_record(off, with_payload, with_vectors))
+            return out
+
+    def get_one(self, point_id: Any, with_payload: Any = True, with_vectors: Any = True) -> models.Record:
+        with self._lock:
+            pid = normalize_id(point_id)
+            off = self._id_to_offset.get(pid)
+            if off is None:
+                raise NotFound(f"Not found: No point with id {pid} found")
+            return self._make_record(off, with_payload, with_vectors)
+
+    def _id_order(self) -> np.ndarray:
+        """All used offsets sorted by point id (numeric ids first, then UUIDs)."""
+        if self._order_cache is None:
+            n = self._size
+            self._order_cache = np.lexsort((self._id_lo[:n], self._id_hi[:n], self._id_kind[:n]))
+        return self._order_cache
+
+    def scroll(self, flt: Any, limit: int, start: Any, with_payload: Any, with_vectors: Any):
+        with self._lock:
+            mask = self._matching_mask(flt)
+            order = self._id_order()
+            order = order[mask[order]]
+            if start is not None:
+                pid = normalize_id(start)
+                kind, hi, lo = _id_keys(pid)
+                k = self._id_kind[order]
+                h = self._id_hi[order]
+                lw = self._id_lo[order]
+                before = (k < kind) | ((k == kind) & ((h < hi) | ((h == hi) & (lw < lo))))
+                order = order[~before]
+            page = order[: limit + 1]
+            records = [self._make_record(int(o), with_payload, with_vectors) for o in page[:limit]]
+            next_id = self._ext_ids[int(page[limit])] if len(page) > limit else None
+            return records, next_id
+
+    def search(self, query: np.ndarray, using: str, flt: Any, limit: int, offset: int,
+               score_threshold: float | None, with_payload: Any, with_vectors: Any) -> list[models.ScoredPoint]:
+        with self._lock:
+            vec = self._dense_for(using)
+            q = vec.prepare_query(query)
+            mask = self._matching_mask(flt) & vec.present[: self._size]
+            cand = np.flatnonzero(mask)
+            scores = vec.scores(q, cand)
+            keep = passes_threshold(scores, score_threshold, vec.distance)
+            if keep is not None:
+                cand, scores = cand[keep], scores[keep]
+            best = top_k(scores, offset + limit, vec.distance)[offset:]
+            return [
+                self._make_scored(int(cand[i]), float(scores[i]), with_payload, with_vectors) for i in best
+            ]
+
+    def ordered_by_id(self, flt: Any, limit: int, offset: int, with_payload: Any, with_vectors: Any):
+        """``query_points`` without a query: points in id order, score 0."""
+        records, _ = self.scroll(flt, offset + limit, None, with_payload, with_vectors)
+        return [
+            models.ScoredPoint(id=r.id, version=self._versions[self._id_to_offset[r.id]].item(), score=0.0,
+                               payload=r.payload, vector=r.vector)
+            for r in records[offset:]
+        ]
+
+    # -- result building -------------------------------------------------------------------------------
+    def _vectors_of(self, off: int, with_vectors: Any):
+        if not with_vectors:
+            return None
+        if with_vectors is True:
+            names = list(self._dense)
+        else:
+            names = list(with_vectors)
+            for name in names:
+                self._dense_for(name)
+        out = {}
+        for name in names:
+            v = self._dense[name].get(off)
+            if v is not None:
+                out[name] = v.tolist()
+        if set(self._dense) == {""}:
+            return out.get("")
+        return out
+
+    def _make_record(self, off: int, with_payload: Any, with_vectors: Any) -> models.Record:
+        return models.Record.model_construct(
+            id=self._ext_ids[off],
+            payload=self._payloads.select(self._payloads.get(off), with_payload),
+            vector=self._vectors_of(off, with_vectors),
+            shard_key=None,
+            order_value=None,
+        )
+
+    def _make_scored(self, off: int, score: float, with_payload: Any, with_vectors: Any) -> models.ScoredPoint:
+        return models.ScoredPoint.model_construct(
+            id=self._ext_ids[off],
+            version=int(self._versions[off]),
+            score=score,
+            payload=self._payloads.select(self._payloads.get(off), with_payload),
+            vector=self._vectors_of(off, with_vectors),
+            shard_key=None,
+            order_value=None,
+        )
+
+    # -- info ----------------------------------------------------------------------------------------------
+    def points_count(self) -> int:
+        return len(self._id_to_offset)
+
+    def field_points(self, field: str) -> int:
+        """Number of live points with a value for ``field`` (reported in payload_schema)."""
+        cond = models.Filter(must_not=[models.IsEmptyCondition(is_empty=models.PayloadField(key=field))])
+        with self._lock:
+            return int(self._matching_mask(cond).sum())
+
+
+def _id_keys(pid: int | str) -> tuple[int, int, int]:
+    if isinstance(pid, int):
+        return 0, pid >> 64, pid & (2**64 - 1)
+    value = uuid.UUID(pid).int
+    return 1, value >> 64, value & (2**64 - 1)
+
+
+def _enum_value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+__all__ = ["Collection", "Unsupported"]

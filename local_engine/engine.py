@@ -1,0 +1,453 @@
+"""The engine: a set of collections and aliases, answering Qdrant's operations.
+
+Each public method is named after an operation id of Qdrant's OpenAPI spec and takes the
+spec's request model as ``body`` (plus the path parameters), returning the spec's result
+model. That makes the operation set the one seam every transport shares: the in-process
+client calls these methods directly, the server (``local_engine.server``) routes HTTP and
+gRPC requests to them.
+
+Wire-only parameters (``wait``, ``ordering``, ``consistency``, ``timeout``) are accepted by
+the transports and not passed here: on one node every write is complete when it returns
+and every read sees every acknowledged write.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from typing import Any
+
+import numpy as np
+
+from sdk import models
+
+from .collection import Collection
+from .errors import AlreadyExists, BadRequest, NotFound, Unsupported
+from .storage.base import Storage
+from .storage.memory import MemoryStorage
+
+_DEFAULT_HNSW = dict(m=16, ef_construct=100, full_scan_threshold=10000, max_indexing_threads=0, on_disk=False)
+_DEFAULT_OPTIMIZERS = dict(
+    deleted_threshold=0.2, vacuum_min_vector_number=1000, default_segment_number=0,
+    max_segment_size=None, memmap_threshold=None, indexing_threshold=10000,
+    flush_interval_sec=5, max_optimization_threads=None,
+)
+_DEFAULT_WAL = dict(wal_capacity_mb=32, wal_segments_ahead=0, wal_retain_closed=1)
+
+
+def _dump(model: Any) -> Any:
+    if model is None:
+        return None
+    if isinstance(model, dict):
+        return {k: _dump(v) for k, v in model.items()}
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def _merge(base: dict, diff: Any) -> dict:
+    out = dict(base)
+    if diff is not None:
+        out.update({k: v for k, v in _dump(diff).items() if v is not None})
+    return out
+
+
+class Engine:
+    def __init__(self, storage: Storage | None = None) -> None:
+        self._storage = storage or MemoryStorage()
+        self._lock = threading.RLock()
+        self._collections: dict[str, Collection] = {}
+        self._op_ids = itertools.count(1)
+        self._closed = False
+        for name in self._storage.collection_names():
+            store = self._storage.open_collection(name)
+            saved = store.load_config()
+            collection = Collection(name, models.CollectionConfig.model_validate(saved["config"]), store)
+            collection.payload_schema = dict(saved.get("payload_schema", {}))
+            collection.load(store.load())
+            self._collections[name] = collection
+        self._aliases: dict[str, str] = self._storage.load_aliases()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for collection in self._collections.values():
+                collection.close()
+            self._storage.close()
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _get(self, name: str) -> Collection:
+        collection = self._collections.get(name)
+        if collection is None:
+            real = self._aliases.get(name)
+            collection = self._collections.get(real) if real is not None else None
+        if collection is None:
+            raise NotFound(f"Not found: Collection `{name}` doesn't exist!")
+        return collection
+
+    def _next_op(self) -> int:
+        return next(self._op_ids)
+
+    def _update_result(self, op_id: int) -> models.UpdateResult:
+        return models.UpdateResult(operation_id=op_id, status=models.UpdateStatus.COMPLETED)
+
+    def _persist_config(self, collection: Collection) -> None:
+        collection._store.save_config(
+            {"config": collection.config.model_dump(mode="json"), "payload_schema": _dump(collection.payload_schema)}
+        )
+
+    # -- collections ------------------------------------------------------------------------------
+    def get_collections(self) -> models.CollectionsResponse:
+        with self._lock:
+            return models.CollectionsResponse(
+                collections=[models.CollectionDescription(name=n) for n in self._collections]
+            )
+
+    def collection_exists(self, collection_name: str) -> models.CollectionExistence:
+        with self._lock:
+            return models.CollectionExistence(exists=collection_name in self._collections)
+
+    def create_collection(self, collection_name: str, body: models.CreateCollection) -> bool:
+        body = body or models.CreateCollection()
+        _check_name(collection_name)
+        config = _build_config(body)
+        with self._lock:
+            if collection_name in self._collections:
+                raise AlreadyExists(f"Wrong input: Collection `{collection_name}` already exists!")
+            if collection_name in self._aliases:
+                raise AlreadyExists(f"Wrong input: Alias `{collection_name}` already exists!")
+            saved = {"config": config.model_dump(mode="json"), "payload_schema": {}}
+            store = self._storage.create_collection(collection_name, saved)
+            self._collections[collection_name] = Collection(collection_name, config, store)
+            return True
+
+    def get_collection(self, collection_name: str) -> models.CollectionInfo:
+        collection = self._get(collection_name)
+        with collection._lock:
+            count = collection.points_count()
+            schema = {}
+            for field, spec in collection.payload_schema.items():
+                data_type, params = _schema_type(spec)
+                schema[field] = models.PayloadIndexInfo(
+                    data_type=data_type, params=params, points=collection.field_points(field)
+                )
+            return models.CollectionInfo(
+                status=models.CollectionStatus.GREEN,
+                optimizer_status="ok",
+                warnings=[],
+                indexed_vectors_count=0,
+                points_count=count,
+                segments_count=1,
+                config=collection.config.model_copy(deep=True),
+                payload_schema=schema,
+            )
+
+    def update_collection(self, collection_name: str, body: models.UpdateCollection) -> bool:
+        collection = self._get(collection_name)
+        body = body or models.UpdateCollection()
+        with collection._lock:
+            cfg = collection.config.model_dump(mode="json", exclude_none=True)
+            if body.optimizers_config is not None:
+                cfg["optimizer_config"] = _merge(cfg["optimizer_config"], body.optimizers_config)
+            if body.hnsw_config is not None:
+                cfg["hnsw_config"] = _merge(cfg["hnsw_config"], body.hnsw_config)
+            if body.params is not None:
+                cfg["params"] = _merge(cfg["params"], body.params)
+            if body.vectors is not None:
+                vectors = cfg["params"].get("vectors")
+                for name, diff in body.vectors.items():
+                    target = vectors if (name == "" and "size" in (vectors or {})) else (vectors or {}).get(name)
+                    if target is None or not isinstance(target, dict):
+                        raise BadRequest(f"Wrong input: Not existing vector name error: {name}")
+                    target.update({k: v for k, v in _dump(diff).items() if v is not None})
+            if body.quantization_config is not None:
+                _reject_quantization(body.quantization_config)
+            if body.sparse_vectors is not None:
+                raise Unsupported("Sparse vectors are not supported yet by the built-in engine (update_collection.sparse_vectors)")
+            if body.strict_mode_config is not None:
+                cfg["strict_mode_config"] = _merge(cfg.get("strict_mode_config") or {}, body.strict_mode_config)
+            if body.metadata is not None:
+                meta = dict(cfg.get("metadata") or {})
+                for key, value in body.metadata.items():
+                    if value is None:
+                        meta.pop(key, None)
+                    else:
+                        meta[key] = value
+                cfg["metadata"] = meta
+            new_config = models.CollectionConfig.model_validate(cfg)
+            old = collection.config
+            collection.config = new_config
+            try:
+                self._persist_config(collection)
+            except BaseException:
+                collection.config = old
+                raise
+            return True
+
+    def delete_collection(self, collection_name: str) -> bool:
+        with self._lock:
+            collection = self._collections.get(collection_name)
+            if collection is None:
+                return False
+            self._storage.drop_collection(collection_name)
+            del self._collections[collection_name]
+            stale = [a for a, c in self._aliases.items() if c == collection_name]
+            if stale:
+                for alias in stale:
+                    del self._aliases[alias]
+                self._storage.save_aliases(self._aliases)
+            return True
+
+    # -- aliases ------------------------------------------------------------------------------------
+    def update_aliases(self, body: models.ChangeAliasesOperation) -> bool:
+        with self._lock:
+            aliases = dict(self._aliases)
+            for action in body.actions:
+                if hasattr(action, "create_alias"):
+                    op = action.create_alias
+                    if op.collection_name not in self._collections:
+                        raise NotFound(f"Not found: Collection `{op.collection_name}` doesn't exist!")
+                    if op.alias_name in self._collections:
+                        raise AlreadyExists(f"Wrong input: Collection `{op.alias_name}` already exists!")
+                    aliases[op.alias_name] = op.collection_name
+                elif hasattr(action, "delete_alias"):
+                    name = action.delete_alias.alias_name
+                    if name not in aliases:
+                        raise NotFound(f"Not found: Alias `{name}` doesn't exist!")
+                    del aliases[name]
+                elif hasattr(action, "rename_alias"):
+                    op = action.rename_alias
+                    if op.old_alias_name not in aliases:
+                        raise NotFound(f"Not found: Alias `{op.old_alias_name}` doesn't exist!")
+                    if op.new_alias_name in self._collections:
+                        raise AlreadyExists(f"Wrong input: Collection `{op.new_alias_name}` already exists!")
+                    aliases[op.new_alias_name] = aliases.pop(op.old_alias_name)
+                else:
+                    raise BadRequest(f"Wrong input: unknown alias operation {type(action).__name__}")
+            self._storage.save_aliases(aliases)
+            self._aliases = aliases
+            return True
+
+    def get_collections_aliases(self) -> models.CollectionsAliasesResponse:
+        with self._lock:
+            return models.CollectionsAliasesResponse(
+                aliases=[models.AliasDescription(alias_name=a, collection_name=c) for a, c in sorted(self._aliases.items())]
+            )
+
+    def get_collection_aliases(self, collection_name: str) -> models.CollectionsAliasesResponse:
+        with self._lock:
+            if collection_name not in self._collections:
+                raise NotFound(f"Not found: Collection `{collection_name}` doesn't exist!")
+            return models.CollectionsAliasesResponse(
+                aliases=[
+                    models.AliasDescription(alias_name=a, collection_name=c)
+                    for a, c in sorted(self._aliases.items())
+                    if c == collection_name
+                ]
+            )
+
+    # -- points: writes -------------------------------------------------------------------------------
+    def upsert_points(self, collection_name: str, body: models.PointInsertOperations) -> models.UpdateResult:
+        collection = self._get(collection_name)
+        if getattr(body, "update_filter", None) is not None or getattr(body, "update_mode", None) not in (None, "upsert", models.UpdateMode.UPSERT):
+            raise Unsupported("upsert with `update_filter` / `update_mode` is not supported yet by the built-in engine")
+        op_id = self._next_op()
+        collection.upsert(body, op_id)
+        return self._update_result(op_id)
+
+    def delete_points(self, collection_name: str, body: models.PointsSelector) -> models.UpdateResult:
+        collection = self._get(collection_name)
+        op_id = self._next_op()
+        collection.delete(body, op_id)
+        return self._update_result(op_id)
+
+    def set_payload(self, collection_name: str, body: models.SetPayload) -> models.UpdateResult:
+        collection = self._get(collection_name)
+        payload, key = dict(body.payload), body.key
+        op_id = self._next_op()
+        collection.update_payloads(body, op_id, lambda store, off: store.set_payload(off, payload, key))
+        return self._update_result(op_id)
+
+    def overwrite_payload(self, collection_name: str, body: models.SetPayload) -> models.UpdateResult:
+        collection = self._get(collection_name)
+        if body.key is not None:
+            raise BadRequest("Wrong input: `key` is not allowed when overwriting the whole payload")
+        payload = dict(body.payload)
+        op_id = self._next_op()
+        collection.update_payloads(body, op_id, lambda store, off: store.overwrite_payload(off, copy.deepcopy(payload)))
+        return self._update_result(op_id)
+
+    def delete_payload(self, collection_name: str, body: models.DeletePayload) -> models.UpdateResult:
+        collection = self._get(collection_name)
+        keys = list(body.keys)
+        op_id = self._next_op()
+        collection.update_payloads(body, op_id, lambda store, off: store.delete_keys(off, keys))
+        return self._update_result(op_id)
+
+    def clear_payload(self, collection_name: str, body: models.PointsSelector) -> models.UpdateResult:
+        collection = self._get(collection_name)
+        op_id = self._next_op()
+        collection.update_payloads(body, op_id, lambda store, off: store.clear(off))
+        return self._update_result(op_id)
+
+    def create_field_index(self, collection_name: str, body: models.CreateFieldIndex) -> models.UpdateResult:
+        collection = self._get(collection_name)
+        if body.field_schema is None:
+            raise BadRequest("Wrong input: `field_schema` is required to create a payload index")
+        with collection._lock:
+            old = dict(collection.payload_schema)
+            collection.payload_schema[body.field_name] = body.field_schema
+            try:
+                self._persist_config(collection)
+            except BaseException:
+                collection.payload_schema = old
+                raise
+        return self._update_result(self._next_op())
+
+    def delete_field_index(self, collection_name: str, field_name: str) -> models.UpdateResult:
+        collection = self._get(collection_name)
+        with collection._lock:
+            old = dict(collection.payload_schema)
+            collection.payload_schema.pop(field_name, None)
+            try:
+                self._persist_config(collection)
+            except BaseException:
+                collection.payload_schema = old
+                raise
+        return self._update_result(self._next_op())
+
+    # -- points: reads ------------------------------------------------------------------------------------
+    def get_points(self, collection_name: str, body: models.PointRequest) -> list[models.Record]:
+        collection = self._get(collection_name)
+        with_payload = True if body.with_payload is None else body.with_payload
+        return collection.retrieve(body.ids, with_payload, body.with_vector or False)
+
+    def get_point(self, collection_name: str, id: Any) -> models.Record:
+        return self._get(collection_name).get_one(id)
+
+    def scroll_points(self, collection_name: str, body: models.ScrollRequest) -> models.ScrollResult:
+        collection = self._get(collection_name)
+        body = body or models.ScrollRequest()
+        if body.order_by is not None:
+            raise Unsupported("scroll with `order_by` needs payload indexes, which the built-in engine does not have yet")
+        limit = 10 if body.limit is None else body.limit
+        if limit < 1:
+            raise BadRequest("Wrong input: limit must be at least 1")
+        with_payload = True if body.with_payload is None else body.with_payload
+        points, next_id = collection.scroll(body.filter, limit, body.offset, with_payload, body.with_vector or False)
+        return models.ScrollResult(points=points, next_page_offset=next_id)
+
+    def count_points(self, collection_name: str, body: models.CountRequest) -> models.CountResult:
+        collection = self._get(collection_name)
+        body = body or models.CountRequest()
+        return models.CountResult(count=collection.count(body.filter))
+
+    def query_points(self, collection_name: str, body: models.QueryRequest) -> models.QueryResponse:
+        collection = self._get(collection_name)
+        body = body or models.QueryRequest()
+        if body.prefetch:
+            raise Unsupported("query_points with `prefetch` is not supported yet by the built-in engine")
+        if body.lookup_from is not None:
+            raise Unsupported("query_points with `lookup_from` is not supported yet by the built-in engine")
+        limit = 10 if body.limit is None else body.limit
+        offset = body.offset or 0
+        if limit < 1:
+            raise BadRequest("Wrong input: limit must be at least 1")
+        with_payload = body.with_payload or False
+        with_vectors = body.with_vector or False
+        query = body.query
+        if query is None:
+            if body.score_threshold is not None:
+                raise BadRequest("Wrong input: score_threshold requires a query")
+            points = collection.ordered_by_id(body.filter, limit, offset, with_payload, with_vectors)
+            return models.QueryResponse(points=points)
+        vector = _dense_query(query)
+        points = collection.search(
+            vector, body.using or "", body.filter, limit, offset, body.score_threshold, with_payload, with_vectors
+        )
+        return models.QueryResponse(points=points)
+
+
+# -- module helpers ----------------------------------------------------------------------------------------
+def _check_name(name: str) -> None:
+    if not name or len(name) > 255 or any(c in name for c in "/\\\0"):
+        raise BadRequest(f"Wrong input: invalid collection name {name!r}")
+
+
+def _reject_quantization(config: Any) -> None:
+    if type(config).__name__ == "Disabled" or config == "Disabled":
+        return
+    raise Unsupported("Quantization is not supported yet by the built-in engine (quantization_config)")
+
+
+def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
+    if body.sparse_vectors:
+        raise Unsupported("Sparse vectors are not supported yet by the built-in engine (sparse_vectors_config)")
+    if body.quantization_config is not None:
+        _reject_quantization(body.quantization_config)
+    vectors = body.vectors
+    params_list = list(vectors.values()) if isinstance(vectors, dict) else ([vectors] if vectors is not None else [])
+    for p in params_list:
+        if p.size is None or p.size < 1:
+            raise BadRequest("Wrong input: vector size must be at least 1")
+        if p.multivector_config is not None:
+            raise Unsupported("Multivectors are not supported yet by the built-in engine (multivector_config)")
+        if p.quantization_config is not None:
+            _reject_quantization(p.quantization_config)
+        datatype = getattr(p.datatype, "value", p.datatype)
+        if datatype not in (None, "float32"):
+            raise Unsupported(f"Vector datatype `{datatype}` is not supported yet by the built-in engine")
+    if body.sharding_method is not None and getattr(body.sharding_method, "value", body.sharding_method) == "custom":
+        raise Unsupported("Custom sharding is cluster-only; the built-in engine has one shard")
+    params = dict(
+        vectors=_dump(vectors) if vectors is not None else {},
+        shard_number=body.shard_number or 1,
+        replication_factor=body.replication_factor or 1,
+        write_consistency_factor=body.write_consistency_factor or 1,
+        on_disk_payload=True if body.on_disk_payload is None else body.on_disk_payload,
+    )
+    if body.payload is not None:
+        params["payload"] = _dump(body.payload)
+    cfg = dict(
+        params=params,
+        hnsw_config=_merge(_DEFAULT_HNSW, body.hnsw_config),
+        optimizer_config=_merge(_DEFAULT_OPTIMIZERS, body.optimizers_config),
+        wal_config=_merge(_DEFAULT_WAL, body.wal_config),
+        quantization_config=None,
+        strict_mode_config=_dump(body.strict_mode_config) if body.strict_mode_config is not None else {"enabled": False},
+        metadata=dict(body.metadata) if body.metadata else None,
+    )
+    return models.CollectionConfig.model_validate(cfg)
+
+
+def _schema_type(spec: Any) -> tuple[Any, Any]:
+    """(PayloadSchemaType, params or None) of a stored field schema."""
+    if isinstance(spec, dict):
+        spec = spec.get("type", spec)
+    if isinstance(spec, str):
+        return models.PayloadSchemaType(spec), None
+    if isinstance(spec, models.PayloadSchemaType):
+        return spec, None
+    return models.PayloadSchemaType(getattr(spec.type, "value", spec.type)), spec
+
+
+def _dense_query(query: Any) -> np.ndarray:
+    """The dense vector of a nearest-neighbour query, or a clear error for other query kinds."""
+    if type(query).__name__ == "NearestQuery":
+        if query.mmr is not None:
+            raise Unsupported("Nearest query with `mmr` is not supported yet by the built-in engine")
+        query = query.nearest
+    if isinstance(query, np.ndarray):
+        return query
+    if isinstance(query, list) and (not query or not isinstance(query[0], (list, np.ndarray))):
+        try:
+            return np.asarray(query, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise BadRequest("Wrong input: query vector must be a list of numbers") from None
+    kind = type(query).__name__
+    if isinstance(query, (int, str)) or kind == "UUID":
+        raise Unsupported("Querying by point id is not supported yet by the built-in engine")
+    if isinstance(query, list):
+        raise Unsupported("Multivector queries are not supported yet by the built-in engine")
+    raise Unsupported(f"Query variant `{kind}` is not supported yet by the built-in engine")

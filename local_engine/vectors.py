@@ -1,0 +1,148 @@
+"""Dense vector storage and exact scoring with Qdrant's score semantics.
+
+Rules kept here (see QDRANT_REFERENCE.md §5.1):
+
+* Cosine vectors are normalised when stored (zero vectors stay zero), and so is the query;
+  the score is then a dot product.
+* Dot returns the dot product; Euclid returns the distance sqrt(sum((a-b)^2)); Manhattan
+  returns sum(|a-b|). For Cosine/Dot larger is better, for Euclid/Manhattan smaller is better.
+* ``score_threshold`` is strict: Cosine/Dot keep ``score > t``, Euclid/Manhattan ``score < t``.
+
+All scoring is vectorised over candidate offsets; nothing loops over points in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import BadRequest
+
+DISTANCES = ("Cosine", "Dot", "Euclid", "Manhattan")
+_CHUNK = 16384  # rows per block for the element-wise distances (bounds temporary memory)
+
+
+def higher_is_better(distance: str) -> bool:
+    return distance in ("Cosine", "Dot")
+
+
+def normalize_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32, copy=False)
+
+
+class DenseVectors:
+    """All vectors of one dense vector name, addressed by point offset.
+
+    ``data`` grows by doubling; ``present[o]`` says whether offset ``o`` has this vector.
+    """
+
+    def __init__(self, dim: int, distance: str, capacity: int = 1024) -> None:
+        self.dim = dim
+        self.distance = distance
+        self.data = np.zeros((capacity, dim), dtype=np.float32)
+        self.present = np.zeros(capacity, dtype=bool)
+
+    # -- writes ---------------------------------------------------------------------------
+    def reserve(self, size: int) -> None:
+        cap = self.data.shape[0]
+        if size <= cap:
+            return
+        new_cap = max(size, cap * 2)
+        data = np.zeros((new_cap, self.dim), dtype=np.float32)
+        data[:cap] = self.data
+        present = np.zeros(new_cap, dtype=bool)
+        present[:cap] = self.present
+        self.data, self.present = data, present
+
+    def prepare(self, matrix: np.ndarray) -> np.ndarray:
+        """The form a batch of validated rows is stored in (normalised for Cosine)."""
+        matrix = np.asarray(matrix, dtype=np.float32)
+        if self.distance == "Cosine":
+            matrix = normalize_rows(matrix)
+        return matrix
+
+    def set_rows(self, offsets: np.ndarray, prepared: np.ndarray) -> None:
+        if len(offsets) == 0:
+            return
+        self.reserve(int(offsets.max()) + 1)
+        self.data[offsets] = prepared
+        self.present[offsets] = True
+
+    def clear(self, offsets: np.ndarray) -> None:
+        offsets = offsets[offsets < len(self.present)]
+        self.present[offsets] = False
+        self.data[offsets] = 0.0
+
+    def get(self, offset: int) -> np.ndarray | None:
+        if offset < len(self.present) and self.present[offset]:
+            return self.data[offset]
+        return None
+
+    def present_mask(self, size: int) -> np.ndarray:
+        self.reserve(size)
+        return self.present[:size]
+
+    # -- reads ----------------------------------------------------------------------------
+    def prepare_query(self, query: np.ndarray) -> np.ndarray:
+        q = np.asarray(query, dtype=np.float32)
+        if q.ndim != 1 or q.shape[0] != self.dim:
+            got = q.shape[0] if q.ndim == 1 else "x".join(map(str, q.shape))
+            raise BadRequest(f"Wrong input: Vector dimension error: expected dim: {self.dim}, got {got}")
+        if self.distance == "Cosine":
+            n = float(np.linalg.norm(q))
+            if n > 0:
+                q = q / n
+        return q
+
+    def scores(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Qdrant scores of ``query`` (already prepared) against the vectors at ``offsets``."""
+        if len(offsets) == 0:
+            return np.zeros(0, dtype=np.float32)
+        # A contiguous run of offsets (the unfiltered case) is scored on a view: no gather copy.
+        if offsets[-1] - offsets[0] + 1 == len(offsets):
+            rows = self.data[offsets[0] : offsets[-1] + 1]
+            return self._score_rows(query, rows)
+        out = np.empty(len(offsets), dtype=np.float32)
+        for start in range(0, len(offsets), _CHUNK):
+            part = offsets[start : start + _CHUNK]
+            out[start : start + len(part)] = self._score_rows(query, self.data[part])
+        return out
+
+    def _score_rows(self, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if self.distance in ("Cosine", "Dot"):
+            return rows @ q
+        out = np.empty(rows.shape[0], dtype=np.float32)
+        for start in range(0, rows.shape[0], _CHUNK):
+            block = rows[start : start + _CHUNK] - q
+            if self.distance == "Euclid":
+                out[start : start + block.shape[0]] = np.sqrt(np.einsum("ij,ij->i", block, block))
+            else:
+                out[start : start + block.shape[0]] = np.abs(block).sum(axis=1)
+        return out
+
+
+def passes_threshold(scores: np.ndarray, threshold: float | None, distance: str) -> np.ndarray | None:
+    """Mask of scores strictly better than ``threshold`` (None when there is no threshold)."""
+    if threshold is None:
+        return None
+    if higher_is_better(distance):
+        return scores > threshold
+    return scores < threshold
+
+
+def top_k(scores: np.ndarray, k: int, distance: str) -> np.ndarray:
+    """Indices of the ``k`` best scores, best first; ties keep the lower index first."""
+    n = len(scores)
+    if k <= 0 or n == 0:
+        return np.zeros(0, dtype=np.int64)
+    keyed = -scores if higher_is_better(distance) else scores
+    if k < n:
+        part = np.argpartition(keyed, k - 1)[:k]
+        # argpartition may cut a tie group anywhere; include every tie of the k-th value so the
+        # stable sort below decides ties by position.
+        kth = keyed[part].max()
+        part = np.flatnonzero(keyed <= kth)
+        order = part[np.argsort(keyed[part], kind="stable")]
+        return order[:k]
+    return np.argsort(keyed, kind="stable")[:k]
