@@ -1,0 +1,556 @@
+"""The client facade, written by hand once, as the asynchronous client;
+``tools/unasync.py`` generates ``_sync_client.py`` from it (coroutines become plain methods,
+awaits are dropped, Async-prefixed names lose the prefix), and a test fails on drift.
+
+Methods keep qdrant-client 1.20's names, parameters, defaults and return types. Each one turns
+its arguments into the OpenAPI request model (``sdk._inputs``) and hands it to the transport as
+one operation; all request building lives here or in ``_inputs``, never in a transport.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _inputs as inp
+from . import models
+from ._exceptions import UnsupportedOperationError, map_validation_errors
+from ._location import resolve_location
+from ._transport.local import AsyncLocalTransport
+
+
+class AsyncQdrantClient:
+    """Qdrant client: the built-in engine (``":memory:"`` or ``path=``) or a remote server.
+
+    ``AsyncQdrantClient(":memory:")`` or ``AsyncQdrantClient(path="./data")`` run the built-in
+    engine in this process. Exactly one of ``location``, ``url``, ``host`` or ``path`` may be given.
+    """
+
+    def __init__(
+        self,
+        location: Optional[str] = None,
+        url: Optional[str] = None,
+        port: Optional[int] = 6333,
+        grpc_port: int = 6334,
+        prefer_grpc: bool = False,
+        https: Optional[bool] = None,
+        api_key: Optional[str] = None,
+        prefix: Optional[str] = None,
+        timeout: Optional[int] = None,
+        host: Optional[str] = None,
+        path: Optional[str] = None,
+        force_disable_check_same_thread: bool = False,
+        grpc_options: Optional[dict[str, Any]] = None,
+        auth_token_provider: Optional[Any] = None,
+        cloud_inference: bool = False,
+        local_inference_batch_size: Optional[int] = None,
+        check_compatibility: bool = True,
+        pool_size: Optional[int] = None,
+        headers: Optional[dict[str, str]] = None,
+        **kwargs: Any,
+    ) -> None:
+        inp.check_no_kwargs(kwargs)
+        self._location = resolve_location(
+            location=location, url=url, port=port, grpc_port=grpc_port, prefer_grpc=prefer_grpc, https=https,
+            api_key=api_key, prefix=prefix, timeout=timeout, host=host, path=path,
+        )
+        if self._location.kind == "remote":
+            raise UnsupportedOperationError(
+                f"Remote servers ({self._location.url}) need the REST/gRPC transports, which this build "
+                "does not include yet; use ':memory:' or path= for the built-in engine"
+            )
+        if cloud_inference:
+            raise UnsupportedOperationError("cloud_inference needs a Qdrant Cloud server; the built-in engine has none")
+        self._transport = AsyncLocalTransport(self._location)
+        self._closed = False
+
+    async def __aenter__(self) -> "AsyncQdrantClient":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    async def close(self, grpc_grace: Optional[float] = None, **kwargs: Any) -> None:
+        """Release the client's resources; in path mode, save a checkpoint and unlock the folder."""
+        if not self._closed:
+            self._closed = True
+            await self._transport.close()
+
+    async def _call(self, operation_id: str, **params: Any) -> Any:
+        if self._closed:
+            raise RuntimeError("This client is closed")
+        return await self._transport.call(operation_id, **params)
+
+    # -- collections ------------------------------------------------------------------------------
+    async def get_collections(self, **kwargs: Any) -> models.CollectionsResponse:
+        """List the collections."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("get_collections")
+
+    async def collection_exists(self, collection_name: str, **kwargs: Any) -> bool:
+        """Whether a collection of this name exists (aliases do not count)."""
+        inp.check_no_kwargs(kwargs)
+        result = await self._call("collection_exists", collection_name=collection_name)
+        return result.exists
+
+    async def get_collection(self, collection_name: str, **kwargs: Any) -> models.CollectionInfo:
+        """Configuration, status, point count and payload schema of a collection."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("get_collection", collection_name=collection_name)
+
+    async def create_collection(
+        self,
+        collection_name: str,
+        vectors_config: Union[models.VectorParams, Mapping[str, models.VectorParams], None] = None,
+        sparse_vectors_config: Optional[Mapping[str, models.SparseVectorParams]] = None,
+        shard_number: Optional[int] = None,
+        sharding_method: Optional[models.ShardingMethod] = None,
+        replication_factor: Optional[int] = None,
+        write_consistency_factor: Optional[int] = None,
+        on_disk_payload: Optional[bool] = None,
+        hnsw_config: Optional[models.HnswConfigDiff] = None,
+        optimizers_config: Optional[models.OptimizersConfigDiff] = None,
+        wal_config: Optional[models.WalConfigDiff] = None,
+        quantization_config: Optional[models.QuantizationConfig] = None,
+        timeout: Optional[int] = None,
+        strict_mode_config: Optional[models.StrictModeConfig] = None,
+        metadata: Optional[models.Payload] = None,
+        payload: Optional[models.PayloadStorageParams] = None,
+        id_tracker: Optional[Any] = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Create a collection; an existing name is an error ("... already exists")."""
+        inp.check_no_kwargs(kwargs)
+        if id_tracker is not None:
+            raise UnsupportedOperationError("id_tracker is not part of Qdrant v1.19's collection API")
+        with map_validation_errors():
+            body = models.CreateCollection(
+                vectors=_vectors_config(vectors_config),
+                sparse_vectors=_plain_mapping(sparse_vectors_config),
+                shard_number=shard_number,
+                sharding_method=sharding_method,
+                replication_factor=replication_factor,
+                write_consistency_factor=write_consistency_factor,
+                on_disk_payload=on_disk_payload,
+                hnsw_config=inp.coerce(models.HnswConfigDiff, hnsw_config),
+                optimizers_config=inp.coerce(models.OptimizersConfigDiff, optimizers_config),
+                wal_config=inp.coerce(models.WalConfigDiff, wal_config),
+                quantization_config=inp.coerce(models.QuantizationConfig, quantization_config),
+                strict_mode_config=inp.coerce(models.StrictModeConfig, strict_mode_config),
+                metadata=metadata,
+                payload=inp.coerce(models.PayloadStorageParams, payload),
+            )
+        return await self._call("create_collection", collection_name=collection_name, body=body, timeout=timeout)
+
+    async def recreate_collection(self, collection_name: str, *args: Any, **kwargs: Any) -> bool:
+        """Delete the collection if it exists, then create it (deprecated in qdrant-client)."""
+        await self.delete_collection(collection_name)
+        return await self.create_collection(collection_name, *args, **kwargs)
+
+    async def update_collection(
+        self,
+        collection_name: str,
+        optimizers_config: Optional[models.OptimizersConfigDiff] = None,
+        collection_params: Optional[models.CollectionParamsDiff] = None,
+        vectors_config: Optional[models.VectorsConfigDiff] = None,
+        hnsw_config: Optional[models.HnswConfigDiff] = None,
+        quantization_config: Optional[models.QuantizationConfigDiff] = None,
+        timeout: Optional[int] = None,
+        sparse_vectors_config: Optional[Mapping[str, models.SparseVectorParams]] = None,
+        strict_mode_config: Optional[models.StrictModeConfig] = None,
+        metadata: Optional[models.Payload] = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Change a collection's parameters; ``metadata`` keys are merged (``None`` removes a key)."""
+        inp.check_no_kwargs(kwargs)
+        with map_validation_errors():
+            body = models.UpdateCollection(
+                optimizers_config=inp.coerce(models.OptimizersConfigDiff, optimizers_config),
+                params=inp.coerce(models.CollectionParamsDiff, collection_params),
+                vectors=_plain_mapping(vectors_config),
+                hnsw_config=inp.coerce(models.HnswConfigDiff, hnsw_config),
+                quantization_config=inp.coerce(models.QuantizationConfigDiff, quantization_config),
+                sparse_vectors=_plain_mapping(sparse_vectors_config),
+                strict_mode_config=inp.coerce(models.StrictModeConfig, strict_mode_config),
+                metadata=metadata,
+            )
+        return await self._call("update_collection", collection_name=collection_name, body=body, timeout=timeout)
+
+    async def delete_collection(self, collection_name: str, timeout: Optional[int] = None, **kwargs: Any) -> bool:
+        """Delete a collection and its aliases; False if it did not exist."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("delete_collection", collection_name=collection_name, timeout=timeout)
+
+    # -- aliases ------------------------------------------------------------------------------------
+    async def update_collection_aliases(
+        self,
+        change_aliases_operations: Sequence[models.AliasOperations],
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Create, delete and rename aliases, all or nothing."""
+        inp.check_no_kwargs(kwargs)
+        with map_validation_errors():
+            actions = [inp.coerce(models.AliasOperations, op) for op in change_aliases_operations]
+            body = models.ChangeAliasesOperation(actions=actions)
+        return await self._call("update_aliases", body=body, timeout=timeout)
+
+    async def get_aliases(self, **kwargs: Any) -> models.CollectionsAliasesResponse:
+        """Every alias of every collection."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("get_collections_aliases")
+
+    async def get_collection_aliases(self, collection_name: str, **kwargs: Any) -> models.CollectionsAliasesResponse:
+        """The aliases of one collection."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("get_collection_aliases", collection_name=collection_name)
+
+    # -- points: writes ------------------------------------------------------------------------------
+    async def upsert(
+        self,
+        collection_name: str,
+        points: Union[models.Batch, Sequence[models.PointStruct]],
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        update_filter: Optional[models.Filter] = None,
+        update_mode: Optional[models.UpdateMode] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Insert or replace whole points (vectors and payload)."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = inp.upsert_operation(points, update_filter, update_mode)
+        return await self._call(
+            "upsert_points", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
+        )
+
+    async def upload_points(
+        self,
+        collection_name: str,
+        points: Iterable[models.PointStruct],
+        batch_size: int = 64,
+        parallel: int = 1,
+        method: Optional[str] = None,
+        max_retries: int = 3,
+        wait: bool = False,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        update_filter: Optional[models.Filter] = None,
+        update_mode: Optional[models.UpdateMode] = None,
+        **kwargs: Any,
+    ) -> None:
+        """Upsert points from any iterable, ``batch_size`` at a time."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            batches = inp.iter_batches_from_points(points, batch_size)
+            extra = inp.upsert_operation([], update_filter, update_mode)
+        for batch in batches:
+            body = models.PointsList.model_construct(
+                points=batch, shard_key=None, update_filter=extra.update_filter, update_mode=extra.update_mode
+            )
+            await self._call("upsert_points", collection_name=collection_name, body=body, wait=wait)
+
+    async def upload_collection(
+        self,
+        collection_name: str,
+        vectors: Union[Iterable[models.VectorStruct], dict[str, np.ndarray], np.ndarray],
+        payload: Optional[Iterable[dict[Any, Any]]] = None,
+        ids: Optional[Iterable[models.ExtendedPointId]] = None,
+        batch_size: int = 64,
+        parallel: int = 1,
+        method: Optional[str] = None,
+        max_retries: int = 3,
+        wait: bool = False,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        update_filter: Optional[models.Filter] = None,
+        update_mode: Optional[models.UpdateMode] = None,
+        **kwargs: Any,
+    ) -> None:
+        """Upsert columns of vectors (a numpy matrix, a dict of them, or an iterable), payloads and ids.
+
+        Without ``ids`` every point gets a random UUID, as in qdrant-client.
+        """
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            extra = inp.upsert_operation([], update_filter, update_mode)
+        for batch in inp.iter_collection_batches(vectors, payload, ids, batch_size):
+            body = models.PointsBatch.model_construct(
+                batch=batch, shard_key=None, update_filter=extra.update_filter, update_mode=extra.update_mode
+            )
+            await self._call("upsert_points", collection_name=collection_name, body=body, wait=wait)
+
+    async def delete(
+        self,
+        collection_name: str,
+        points_selector: models.PointsSelector,
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Delete points by ids or by filter."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = inp.points_selector(points_selector)
+        return await self._call(
+            "delete_points", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
+        )
+
+    async def set_payload(
+        self,
+        collection_name: str,
+        payload: models.Payload,
+        points: models.PointsSelector,
+        key: Optional[str] = None,
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Merge ``payload`` into the selected points' payloads (into the object at ``key`` if given)."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.SetPayload(payload=inp.json_payload(payload), key=key, **inp.selector_fields(points))
+        return await self._call(
+            "set_payload", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
+        )
+
+    async def overwrite_payload(
+        self,
+        collection_name: str,
+        payload: models.Payload,
+        points: models.PointsSelector,
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Replace the selected points' whole payloads with ``payload``."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.SetPayload(payload=inp.json_payload(payload), **inp.selector_fields(points))
+        return await self._call(
+            "overwrite_payload", collection_name=collection_name, body=body, wait=wait, ordering=ordering,
+            timeout=timeout,
+        )
+
+    async def delete_payload(
+        self,
+        collection_name: str,
+        keys: Sequence[str],
+        points: models.PointsSelector,
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Remove payload keys (JSON paths such as ``a.b`` or ``a[].b``) from the selected points."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.DeletePayload(keys=list(keys), **inp.selector_fields(points))
+        return await self._call(
+            "delete_payload", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
+        )
+
+    async def clear_payload(
+        self,
+        collection_name: str,
+        points_selector: models.PointsSelector,
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Remove the whole payload of the selected points."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = inp.points_selector(points_selector)
+        return await self._call(
+            "clear_payload", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
+        )
+
+    async def create_payload_index(
+        self,
+        collection_name: str,
+        field_name: str,
+        field_schema: Optional[models.PayloadSchemaType | models.PayloadSchemaParams | str] = None,
+        field_type: Optional[models.PayloadSchemaType | models.PayloadSchemaParams | str] = None,
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Create a payload index on ``field_name`` (``field_type`` is qdrant-client's older name)."""
+        inp.check_no_kwargs(kwargs)
+        schema = field_schema if field_schema is not None else field_type
+        with map_validation_errors():
+            body = models.CreateFieldIndex(
+                field_name=field_name, field_schema=inp.coerce(models.PayloadFieldSchema, schema)
+            )
+        return await self._call(
+            "create_field_index", collection_name=collection_name, body=body, wait=wait, ordering=ordering,
+            timeout=timeout,
+        )
+
+    async def delete_payload_index(
+        self,
+        collection_name: str,
+        field_name: str,
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Drop the payload index on ``field_name``."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call(
+            "delete_field_index", collection_name=collection_name, field_name=field_name, wait=wait,
+            ordering=ordering, timeout=timeout,
+        )
+
+    # -- points: reads --------------------------------------------------------------------------------
+    async def retrieve(
+        self,
+        collection_name: str,
+        ids: Sequence[models.ExtendedPointId],
+        with_payload: Union[bool, Sequence[str], models.PayloadSelector] = True,
+        with_vectors: Union[bool, Sequence[str]] = False,
+        consistency: Optional[models.ReadConsistency] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> list[models.Record]:
+        """The points with these ids (missing ids are skipped)."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.PointRequest(
+                ids=inp.point_ids(ids), with_payload=inp.with_payload(with_payload),
+                with_vector=inp.with_vectors(with_vectors),
+            )
+        return await self._call(
+            "get_points", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
+        )
+
+    async def scroll(
+        self,
+        collection_name: str,
+        scroll_filter: Optional[models.Filter] = None,
+        limit: int = 10,
+        order_by: Optional[models.OrderByInterface] = None,
+        offset: Optional[models.ExtendedPointId] = None,
+        with_payload: Union[bool, Sequence[str], models.PayloadSelector] = True,
+        with_vectors: Union[bool, Sequence[str]] = False,
+        consistency: Optional[models.ReadConsistency] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> tuple[list[models.Record], Optional[models.ExtendedPointId]]:
+        """A page of points in id order, and the id to pass as ``offset`` for the next page."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.ScrollRequest(
+                offset=inp.point_id(offset) if offset is not None else None,
+                limit=limit,
+                filter=inp.coerce(models.Filter, scroll_filter),
+                with_payload=inp.with_payload(with_payload),
+                with_vector=inp.with_vectors(with_vectors),
+                order_by=inp.coerce(models.OrderByInterface, order_by),
+            )
+        result = await self._call(
+            "scroll_points", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
+        )
+        return result.points, result.next_page_offset
+
+    async def count(
+        self,
+        collection_name: str,
+        count_filter: Optional[models.Filter] = None,
+        exact: bool = True,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.CountResult:
+        """How many points match ``count_filter``."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.CountRequest(filter=inp.coerce(models.Filter, count_filter), exact=exact)
+        return await self._call("count_points", collection_name=collection_name, body=body, timeout=timeout)
+
+    async def query_points(
+        self,
+        collection_name: str,
+        query: Union[models.QueryInterface, np.ndarray, None] = None,
+        using: Optional[str] = None,
+        prefetch: Union[models.Prefetch, list[models.Prefetch], None] = None,
+        query_filter: Optional[models.Filter] = None,
+        search_params: Optional[models.SearchParams] = None,
+        limit: int = 10,
+        offset: Optional[int] = None,
+        with_payload: Union[bool, Sequence[str], models.PayloadSelector] = True,
+        with_vectors: Union[bool, Sequence[str]] = False,
+        score_threshold: Optional[float] = None,
+        lookup_from: Optional[models.LookupLocation] = None,
+        consistency: Optional[models.ReadConsistency] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.QueryResponse:
+        """The universal query: nearest neighbours of a vector (``using`` names the vector)."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            if prefetch is not None and not isinstance(prefetch, list):
+                prefetch = [prefetch]
+            body = models.QueryRequest(
+                query=inp.query_input(query),
+                using=using,
+                prefetch=[inp.coerce(models.Prefetch, p) for p in prefetch] if prefetch else None,
+                filter=inp.coerce(models.Filter, query_filter),
+                params=inp.coerce(models.SearchParams, search_params),
+                limit=limit,
+                offset=offset,
+                with_payload=inp.with_payload(with_payload),
+                with_vector=inp.with_vectors(with_vectors),
+                score_threshold=score_threshold,
+                lookup_from=inp.coerce(models.LookupLocation, lookup_from),
+            )
+        return await self._call(
+            "query_points", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
+        )
+
+
+def _vectors_config(config: Any) -> Any:
+    if config is None:
+        return None
+    if isinstance(config, Mapping):
+        return {name: inp.coerce(models.VectorParams, params) for name, params in config.items()}
+    return inp.coerce(models.VectorParams, config)
+
+
+def _plain_mapping(mapping: Any) -> Any:
+    if mapping is None:
+        return None
+    return {name: inp.plain(value) for name, value in mapping.items()}
+
+
+def _no_shard_key(shard_key_selector: Any) -> None:
+    if shard_key_selector is not None:
+        raise UnsupportedOperationError("shard_key_selector needs custom sharding, which is cluster-only")
