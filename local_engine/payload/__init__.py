@@ -1,0 +1,16 @@
+"""The payload subsystem: payloads by point offset, JSON-path writes, vectorised filters.
+
+    store.py       PayloadStore -- the public object a collection holds
+    json_path.py   key parsing (a.b, a[], a[0], "quoted") and value resolution
+    mutate.py      set/merge/delete by path, with_payload selectors (pure functions)
+    domains.py     documents + the columns/nested domains derived from them
+    columns.py     value columns: numpy struct-of-arrays per JSON path (the invariants live here)
+    conditions.py  recognising and validating filter objects
+    filters.py     evaluation: conditions -> bool masks
+    datetimes.py, geo.py, slicing.py   helpers for datetime ranges, geo conditions, slice
+"""
+
+from .filters import FilterContext
+from .store import PayloadStore
+
+__all__ = ["FilterContext", "PayloadStore"]

@@ -1,0 +1,337 @@
+"""Value columns: what one JSON path resolves to in every document, as numpy arrays.
+
+Filters are answered from these columns with whole-array numpy operations; no Python loop over
+documents happens at query time. The rules that keep that correct:
+
+1. A column covers every document of its domain. It is built by one pass over the documents
+   when a filter first asks about its path; after that, EVERY document change reaches
+   ``Column.replace`` (the domain does this, see ``domains.py``). A column is never rebuilt.
+
+2. Entries are grouped by document. A document's entries are appended together, so they occupy
+   one contiguous range, and they die together (tombstone) when the document changes; the
+   replacement entries go to the end. A range is therefore either all alive or all dead.
+
+3. Writes cost O(values of the document) in plain Python: new rows go to a staging list, dead
+   ranges are marked. ``flush()`` (called before every query) moves staged rows into the arrays
+   in one vectorised step and compacts when more than half of the entries are dead, so the
+   arrays never hold more than about twice the live entries.
+
+4. Two tables per column, because Qdrant asks two kinds of questions:
+   ``values``  one entry per value compared by match / range / geo (raw arrays unwrapped one
+               level, json_path.flatten): kind, float value, exact integer, string code, geo;
+   ``raws``    one entry per raw value (array kept whole) for is_empty / is_null /
+               values_count: element count, "is or contains null", "is null or []".
+   A document the path does not resolve in has no entries in either table.
+
+5. Strings are dictionary-encoded per column (``strings[code]``); string conditions are decided
+   once per distinct string and mapped to entries by code. Codes change only when a compaction
+   finds the dictionary mostly unused; the per-string caches (parsed datetimes, text tokens)
+   are reset at that moment.
+
+6. Integers are exact: ``ival`` holds integers that fit int64; larger ones (up to 2**64 and
+   beyond, as Python allows) are kind BIGINT with ``ival`` indexing ``bigints``. ``num`` is the
+   float64 value used for range comparisons; entries where it is not exact (``fix``) are
+   re-checked with Python integers (rare: |v| > 2**53).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Callable
+
+import numpy as np
+
+from .json_path import Path, resolve
+
+# value kinds
+NULL, BOOL, INT, BIGINT, FLOAT, STR, OBJ, ARR, OTHER = range(9)
+
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+_NAN = float("nan")
+
+_COMPACT_MIN_DEAD = 256
+
+
+class EntryBuffer:
+    """Rows grouped by document id, with tombstones, staged appends and compaction.
+
+    Field 0 of every row is the owning document id. ``arrays`` are views of the live prefix of
+    growable buffers; call ``flush()`` first.
+    """
+
+    def __init__(self, dtypes: tuple, compactable: bool = True) -> None:
+        self._dtypes = dtypes
+        self._bufs = [np.empty(16, dtype=dt) for dt in dtypes]
+        self._alive = np.empty(16, dtype=bool)
+        self.n = 0  # flushed rows
+        self._staged: list[tuple] = []
+        self._staged_kills: list[tuple[int, int]] = []
+        self._start: list[int] = []  # per document: its rows are [start, stop)
+        self._stop: list[int] = []
+        self.n_dead = 0
+        self._compactable = compactable
+
+    # -- writes (plain Python, O(rows of the document)) --
+
+    @property
+    def total(self) -> int:
+        return self.n + len(self._staged)
+
+    def add(self, doc: int, rows: list[tuple]) -> None:
+        if doc >= len(self._start):
+            grow = doc + 1 - len(self._start)
+            self._start.extend([0] * grow)
+            self._stop.extend([0] * grow)
+        start = self.total
+        self._staged.extend(rows)
+        self._start[doc] = start
+        self._stop[doc] = start + len(rows)
+
+    def range_of(self, doc: int) -> tuple[int, int]:
+        if doc >= len(self._start):
+            return (0, 0)
+        return self._start[doc], self._stop[doc]
+
+    def kill(self, doc: int) -> None:
+        start, stop = self.range_of(doc)
+        if stop <= start:
+            return
+        if start >= self.n:
+            self._staged_kills.append((start, stop))
+        else:
+            self._alive[start:stop] = False
+        self.n_dead += stop - start
+        self._start[doc] = self._stop[doc] = 0
+
+    # -- reads --
+
+    def flush(self) -> bool:
+        """Make the arrays current; returns True when the rows were renumbered (compacted)."""
+        if self._staged:
+            rows = self._staged
+            new_n = self.n + len(rows)
+            if new_n > len(self._alive):
+                cap = max(new_n, 2 * len(self._alive))
+                self._bufs = [_grown(b, cap, self.n) for b in self._bufs]
+                self._alive = _grown(self._alive, cap, self.n)
+            for buf, field, dt in zip(self._bufs, zip(*rows), self._dtypes):
+                buf[self.n : new_n] = np.array(field, dtype=dt)
+            self._alive[self.n : new_n] = True
+            self.n = new_n
+            self._staged = []
+            for start, stop in self._staged_kills:
+                self._alive[start:stop] = False
+            self._staged_kills = []
+        if self._compactable and self.n_dead >= _COMPACT_MIN_DEAD and 2 * self.n_dead > self.n:
+            self._compact()
+            return True
+        return False
+
+    def field(self, i: int) -> np.ndarray:
+        return self._bufs[i][: self.n]
+
+    def live(self) -> np.ndarray | None:
+        """Bool mask of live rows, or None when every row is alive."""
+        return self._alive[: self.n] if self.n_dead else None
+
+    def _compact(self) -> None:
+        alive = self._alive[: self.n]
+        # new position of a row = live rows before it; ranges move as a block (rule 2)
+        before = np.concatenate(([0], np.cumsum(alive)))
+        self._bufs = [b[: self.n][alive] for b in self._bufs]
+        self.n = len(self._bufs[0])
+        self._bufs = [_grown(b, max(16, 2 * self.n), self.n) for b in self._bufs]
+        self._alive = np.ones(len(self._bufs[0]), dtype=bool)
+        start = np.asarray(self._start, dtype=np.int64)
+        stop = np.asarray(self._stop, dtype=np.int64)
+        has = stop > start
+        new_start = np.where(has, before[np.minimum(start, len(before) - 1)], 0)
+        self._start = new_start.tolist()
+        self._stop = np.where(has, new_start + (stop - start), 0).tolist()
+        self.n_dead = 0
+
+
+def _grown(buf: np.ndarray, capacity: int, used: int) -> np.ndarray:
+    out = np.empty(capacity, dtype=buf.dtype)
+    out[:used] = buf[:used]
+    return out
+
+
+# values table: owner, kind, num, ival, scode, lat, lon, fix
+_VALUE_DTYPES = (np.int64, np.int8, np.float64, np.int64, np.int64, np.float64, np.float64, bool)
+# raws table: owner, count, null, empty
+_RAW_DTYPES = (np.int64, np.int64, bool, bool)
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def text_tokens(text: str) -> list[str]:
+    """Qdrant's default word tokenizer (used for text conditions on unindexed fields)."""
+    return [t.lower() for t in _WORD.findall(text)]
+
+
+class Column:
+    """Everything a filter needs to know about one JSON path, for all documents of a domain."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.values = EntryBuffer(_VALUE_DTYPES)
+        self.raws = EntryBuffer(_RAW_DTYPES)
+        self.strings: list[str] = []
+        self._code: dict[str, int] = {}
+        self.bigints: list[int] = []
+        self.n_fix = 0  # entries ever added with an inexact float value
+        self._dt_micros = np.empty(0, dtype=np.int64)
+        self._dt_ok = np.empty(0, dtype=bool)
+        self._tokens: list[list[str]] = []
+        self._token_sets: list[frozenset] = []
+
+    # -- maintenance --
+
+    def build(self, docs: list) -> None:
+        for doc_id, doc in enumerate(docs):
+            if doc:
+                self.add(doc_id, doc)
+
+    def replace(self, doc_id: int, doc: Any) -> None:
+        self.values.kill(doc_id)
+        self.raws.kill(doc_id)
+        if doc:
+            self.add(doc_id, doc)
+
+    def add(self, doc_id: int, doc: Any) -> None:
+        raw = resolve(doc, self.path)
+        if not raw:
+            return
+        raw_rows = []
+        value_rows = []
+        row = self._row
+        for value in raw:
+            if isinstance(value, list):
+                raw_rows.append((doc_id, len(value), any(v is None for v in value), not value))
+                value_rows.extend(row(doc_id, v) for v in value)
+            else:
+                null = value is None
+                raw_rows.append((doc_id, 0 if null else 1, null, null))
+                value_rows.append(row(doc_id, value))
+        self.values.add(doc_id, value_rows)
+        self.raws.add(doc_id, raw_rows)
+
+    def flush(self) -> None:
+        if self.values.flush():
+            self._after_compaction()
+        self.raws.flush()
+
+    def _after_compaction(self) -> None:
+        """Drop dictionary entries no live value uses any more (rule 5's one exception)."""
+        kind, ival, scode = self.values.field(1), self.values.field(3), self.values.field(4)
+        self.n_fix = int(np.count_nonzero(self.values.field(7)))
+        if self.bigints:
+            big = kind == BIGINT
+            self.bigints = [self.bigints[i] for i in ival[big].tolist()]
+            ival[big] = np.arange(len(self.bigints))
+        is_str = scode >= 0
+        if len(self.strings) <= 2 * np.count_nonzero(is_str) + 1024:
+            return
+        used, new_codes = np.unique(scode[is_str], return_inverse=True)
+        self.strings = [self.strings[c] for c in used.tolist()]
+        self._code = {s: i for i, s in enumerate(self.strings)}
+        scode[is_str] = new_codes
+        self._dt_micros = np.empty(0, dtype=np.int64)
+        self._dt_ok = np.empty(0, dtype=bool)
+        self._tokens, self._token_sets = [], []
+
+    def _row(self, owner: int, v: Any) -> tuple:
+        t = type(v)
+        if t is str:
+            return (owner, STR, _NAN, 0, self._encode(v), _NAN, _NAN, False)
+        if t is float:
+            return (owner, FLOAT, v, 0, -1, _NAN, _NAN, False)
+        if t is bool:
+            return (owner, BOOL, _NAN, int(v), -1, _NAN, _NAN, False)
+        if t is int:
+            return self._int_row(owner, v)
+        if v is None:
+            return (owner, NULL, _NAN, 0, -1, _NAN, _NAN, False)
+        if t is dict:
+            lat, lon = _geo_point(v)
+            return (owner, OBJ, _NAN, 0, -1, lat, lon, False)
+        if t is list:
+            return (owner, ARR, _NAN, 0, -1, _NAN, _NAN, False)
+        # subclasses of the JSON types (str/int enums, ...), then anything else
+        for base in (bool, int, float, str, dict, list):
+            if isinstance(v, base):
+                return self._row(owner, base(v))
+        return (owner, OTHER, _NAN, 0, -1, _NAN, _NAN, False)
+
+    def _int_row(self, owner: int, v: int) -> tuple:
+        try:
+            f = float(v)
+        except OverflowError:
+            f = math.inf if v > 0 else -math.inf
+        exact = f == v  # Python compares int and float exactly
+        if not exact:
+            self.n_fix += 1
+        if _I64_MIN <= v <= _I64_MAX:
+            return (owner, INT, f, v, -1, _NAN, _NAN, not exact)
+        self.bigints.append(v)
+        return (owner, BIGINT, f, len(self.bigints) - 1, -1, _NAN, _NAN, not exact)
+
+    def _encode(self, s: str) -> int:
+        code = self._code.get(s)
+        if code is None:
+            code = self._code[s] = len(self.strings)
+            self.strings.append(s)
+        return code
+
+    # -- per-string questions (decided once per distinct string) --
+
+    def code_of(self, s: str) -> int | None:
+        return self._code.get(s)
+
+    def string_mask(self, predicate: Callable[[int, str], bool]) -> np.ndarray:
+        """Per-code verdicts, with one extra False at the end so that ``mask[scode]`` also works
+        for the non-string code -1."""
+        out = np.zeros(len(self.strings) + 1, dtype=bool)
+        for code, s in enumerate(self.strings):
+            if predicate(code, s):
+                out[code] = True
+        return out
+
+    def datetimes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(micros since epoch, parsed ok) per code, plus a trailing not-ok slot for code -1."""
+        from .datetimes import parse_micros
+
+        known = len(self._dt_ok)
+        if known < len(self.strings):
+            parsed = [parse_micros(s) for s in self.strings[known:]]
+            self._dt_micros = np.concatenate(
+                (self._dt_micros, np.array([p or 0 for p in parsed], dtype=np.int64))
+            )
+            self._dt_ok = np.concatenate((self._dt_ok, np.array([p is not None for p in parsed], dtype=bool)))
+        return np.append(self._dt_micros, 0), np.append(self._dt_ok, False)
+
+    def tokens(self, code: int) -> tuple[list[str], frozenset]:
+        while len(self._tokens) <= code:
+            toks = text_tokens(self.strings[len(self._tokens)])
+            self._tokens.append(toks)
+            self._token_sets.append(frozenset(toks))
+        return self._tokens[code], self._token_sets[code]
+
+    def exact_int(self, kind: int, ival: int) -> int:
+        return self.bigints[ival] if kind == BIGINT else ival
+
+
+def _geo_point(v: dict) -> tuple[float, float]:
+    """(lat, lon) when the object is a usable geo point (finite JSON numbers), else NaNs."""
+    lat, lon = v.get("lat"), v.get("lon")
+    if type(lat) not in (int, float) or type(lon) not in (int, float):
+        return _NAN, _NAN
+    try:
+        flat, flon = float(lat), float(lon)
+    except OverflowError:
+        return _NAN, _NAN
+    if not (math.isfinite(flat) and math.isfinite(flon)):
+        return _NAN, _NAN
+    return flat, flon
