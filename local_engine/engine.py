@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,10 @@ _DEFAULT_WAL = dict(wal_capacity_mb=32, wal_segments_ahead=0, wal_retain_closed=
 def _dump(model: Any) -> Any:
     if model is None:
         return None
+    if isinstance(model, Enum):
+        return model.value
+    if isinstance(model, (str, int, float, bool)):
+        return model
     if isinstance(model, dict):
         return {k: _dump(v) for k, v in model.items()}
     return model.model_dump(mode="json", exclude_none=True)

@@ -18,6 +18,7 @@ import pydantic
 from pydantic_core import to_jsonable_python
 
 from . import models
+from ._exceptions import BadRequestError
 
 
 def _is_foreign_model(value: Any) -> bool:
@@ -62,11 +63,22 @@ def point_ids(values: Iterable[Any]) -> list:
     return [point_id(v) for v in values]
 
 
+def _json_fallback(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"payload value of type {type(value).__name__} is not JSON-serialisable")
+
+
 def json_payload(payload: Any) -> Any:
     """Payload values as JSON data (datetimes, UUIDs, numpy scalars...), identically in every mode."""
     if payload is None:
         return None
-    return to_jsonable_python(payload)
+    try:
+        return to_jsonable_python(payload, fallback=_json_fallback)
+    except (TypeError, ValueError) as exc:
+        raise BadRequestError(f"Invalid payload: {exc}") from None
 
 
 def vector(value: Any) -> Any:

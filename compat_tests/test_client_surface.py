@@ -1,0 +1,118 @@
+"""The client's shape: constructor rules, exported names, signatures, generated sync facade."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sdk
+from sdk import AsyncQdrantClient, QdrantClient, StorageLockedError, models
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The methods of qdrant-client 1.20 this client implements so far.
+IMPLEMENTED = [
+    "get_collections", "collection_exists", "create_collection", "get_collection", "update_collection",
+    "delete_collection", "recreate_collection", "update_collection_aliases", "get_aliases",
+    "get_collection_aliases", "upsert", "upload_points", "upload_collection", "retrieve", "delete", "scroll",
+    "count", "set_payload", "overwrite_payload", "delete_payload", "clear_payload", "query_points",
+    "create_payload_index", "delete_payload_index", "close",
+]
+
+
+def test_exported_surface():
+    assert set(sdk.__all__) >= {"QdrantClient", "AsyncQdrantClient", "models", "NotFoundError", "BadRequestError"}
+    for name in sdk.__all__:
+        assert hasattr(sdk, name), name
+    assert issubclass(sdk.NotFoundError, sdk.ApiError) and sdk.NotFoundError.status_code == 404
+    assert issubclass(sdk.BadRequestError, ValueError) and sdk.BadRequestError.status_code == 400
+
+
+def test_sync_client_is_generated_from_async_client():
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "unasync.py"), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", IMPLEMENTED)
+def test_signatures_follow_qdrant_client(name):
+    official = pytest.importorskip("qdrant_client")
+    for ours_cls, theirs_cls in ((QdrantClient, official.QdrantClient), (AsyncQdrantClient, official.AsyncQdrantClient)):
+        ours = inspect.signature(getattr(ours_cls, name))
+        theirs = inspect.signature(getattr(theirs_cls, name))
+        if name == "recreate_collection":
+            continue  # deprecated passthrough: (*args, **kwargs)
+        assert list(ours.parameters) == list(theirs.parameters), name
+        for pname, param in theirs.parameters.items():
+            assert ours.parameters[pname].default == param.default, (name, pname)
+        is_coro = inspect.iscoroutinefunction(getattr(ours_cls, name))
+        assert is_coro == (ours_cls is AsyncQdrantClient), name
+
+
+def test_constructor_signature_follows_qdrant_client():
+    official = pytest.importorskip("qdrant_client")
+    ours = inspect.signature(QdrantClient.__init__)
+    theirs = inspect.signature(official.QdrantClient.__init__)
+    assert list(ours.parameters) == list(theirs.parameters)
+
+
+def test_constructor_rules(tmp_path):
+    with pytest.raises(ValueError, match="Only one of"):
+        QdrantClient(":memory:", path=str(tmp_path))
+    with pytest.raises(ValueError, match="Only one of"):
+        QdrantClient(url="http://localhost:6333", host="localhost")
+    with pytest.raises(ValueError, match="filesystem path"):
+        QdrantClient("./some/folder")
+    with pytest.raises(TypeError, match="Unknown arguments"):
+        QdrantClient(":memory:", not_a_parameter=1)
+    with QdrantClient(":memory:") as c:
+        assert c.get_collections().collections == []
+
+
+def test_async_context_manager(tmp_path):
+    async def main():
+        async with AsyncQdrantClient(path=str(tmp_path / "db")) as c:
+            await c.create_collection("x", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+            await c.upsert("x", points=[models.PointStruct(id=1, vector=[1, 2])])
+            results = await asyncio.gather(*(c.count("x") for _ in range(10)))
+            assert [r.count for r in results] == [1] * 10
+        async with AsyncQdrantClient(path=str(tmp_path / "db")) as c:
+            assert (await c.count("x")).count == 1
+
+    asyncio.run(main())
+
+
+def test_second_opener_of_a_path_gets_a_clear_error(tmp_path):
+    folder = str(tmp_path / "db")
+    first = QdrantClient(path=folder)
+    try:
+        with pytest.raises(StorageLockedError, match="db"):
+            QdrantClient(path=folder)
+        code = (
+            "import sys; from sdk import QdrantClient, StorageLockedError\n"
+            f"try:\n    QdrantClient(path={folder!r})\nexcept StorageLockedError as e:\n    print('LOCKED', e); sys.exit(0)\n"
+            "sys.exit(1)\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert folder in proc.stdout
+    finally:
+        first.close()
+    QdrantClient(path=folder).close()  # released on close
+
+
+def test_closed_client_refuses_calls():
+    c = QdrantClient(":memory:")
+    c.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        c.get_collections()
+
+
+def test_quickstart_example_runs():
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "score=" in proc.stdout
