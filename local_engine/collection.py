@@ -95,6 +95,15 @@ class Collection:
             self._id_hi[offset] = value >> 64
             self._id_lo[offset] = value & (2**64 - 1)
 
+    def _set_id_keys_batch(self, offsets: np.ndarray, ids: list) -> None:
+        if all(type(i) is int for i in ids):
+            self._id_kind[offsets] = 0
+            self._id_hi[offsets] = 0
+            self._id_lo[offsets] = np.array(ids, dtype=np.uint64)
+            return
+        for off, pid in zip(offsets.tolist(), ids):
+            self._set_id_keys(off, pid)
+
     # -- loading --------------------------------------------------------------------------------
     def load(self, loaded: LoadedPoints) -> None:
         """Rebuild the in-memory state from storage (path mode reopen)."""
@@ -118,14 +127,13 @@ class Collection:
             vec.present[offs] = True
         offsets = loaded.offsets
         self._alive[offsets] = True
+        self._ext_ids = [None] * size
         for off, ext_id, payload in zip(offsets.tolist(), loaded.ext_ids, loaded.payloads):
             self._id_to_offset[ext_id] = off
-            self._set_id_keys(off, ext_id)
+            self._ext_ids[off] = ext_id
             if payload:
                 self._payloads.set(off, payload)
-        self._ext_ids = [None] * size
-        for off, ext_id in zip(offsets.tolist(), loaded.ext_ids):
-            self._ext_ids[off] = ext_id
+        self._set_id_keys_batch(offsets, loaded.ext_ids)
         # Offsets that are not live must not carry vectors (rows may remain in a checkpoint).
         dead = np.flatnonzero(~self._alive[:size])
         for vec in self._dense.values():
@@ -198,15 +206,14 @@ class Collection:
                 next_off += 1
             offsets[i] = off
         prepared = {name: (rows, self._dense[name].prepare(m)) for name, (rows, m) in batch.dense.items()}
-
-        records = []
-        per_point: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
-        for name, (rows, matrix) in prepared.items():
-            for r, row in zip(rows.tolist(), matrix):
-                per_point[r][name] = row
-        for i in range(n):
-            records.append(PointRecord(int(offsets[i]), batch.ids[i], batch.payloads[i], per_point[i]))
-        self._store.write(records, [])
+        if self._store.persistent:
+            per_point: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
+            for name, (rows, matrix) in prepared.items():
+                for r, row in zip(rows.tolist(), matrix):
+                    per_point[r][name] = row
+            offs = offsets.tolist()
+            records = [PointRecord(offs[i], batch.ids[i], batch.payloads[i], per_point[i]) for i in range(n)]
+            self._store.write(records, [])
 
         # Persisted: apply in memory. Upsert replaces the whole point (vectors not given are removed).
         self._reserve(next_off)
@@ -218,12 +225,12 @@ class Collection:
             if name in prepared:
                 rows, matrix = prepared[name]
                 vec.set_rows(offsets[rows], matrix)
-        for i, pid in enumerate(batch.ids):
-            off = int(offsets[i])
+        ext_ids = self._ext_ids
+        for off, pid, payload in zip(offsets.tolist(), batch.ids, batch.payloads):
             self._id_to_offset[pid] = off
-            self._ext_ids[off] = pid
-            self._set_id_keys(off, pid)
-            self._payloads.set(off, batch.payloads[i])
+            ext_ids[off] = pid
+            self._payloads.set(off, payload)
+        self._set_id_keys_batch(offsets, batch.ids)
         self._alive[offsets] = True
         self._versions[offsets] = op_id
         self._order_cache = None

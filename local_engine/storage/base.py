@@ -54,6 +54,9 @@ class LoadedPoints:
 
 
 class CollectionStore(ABC):
+    #: False when nothing is written (memory mode): callers may skip building records.
+    persistent: bool = True
+
     @abstractmethod
     def save_config(self, config: dict[str, Any]) -> None:
         """Persist the collection's config (a JSON-serialisable dict) atomically."""

@@ -10,6 +10,8 @@ from .base import CollectionStore, LoadedPoints, PointRecord, Storage
 
 
 class MemoryCollectionStore(CollectionStore):
+    persistent = False
+
     def __init__(self, config: dict[str, Any]) -> None:
         self._config = config
 
