@@ -1,0 +1,595 @@
+"""One collection on disk: ``<collection dir>/points.sqlite`` plus checkpoint ``.npy`` files.
+
+The invariants this module keeps (read them before changing anything below):
+
+1. SQLite rows are the truth. Every point lives whole in ``points`` (+ ``dense``/``other``
+   for its vectors); a checkpoint is only a cache of dense vectors and can always be rebuilt
+   from the rows. So a bad checkpoint costs time on reopen, never data.
+2. One ``write`` = one SQLite transaction = one new sequence number. In-memory counters change
+   only after COMMIT succeeded; any exception (a payload json can't encode, a bad vector, a
+   KeyboardInterrupt) rolls the transaction back and leaves the store as it was.
+3. A checkpoint is published by one transaction that names its files and the sequence-number
+   watermark they cover. Files are durable (fsync + rename + directory fsync) before that
+   transaction, which itself is synced (``synchronous=FULL`` for it); old files are deleted
+   only after it. Files no transaction names are garbage and are swept on open.
+4. The set of live offsets always comes from ``points``. Checkpoint rows of offsets deleted
+   or rewritten after the watermark are masked out (``present=False``) on load.
+
+Schema (``PRAGMA user_version = 1``)::
+
+    state(id=1, seq, next_offset, watermark, generation, config)   -- one row
+    points(offset INTEGER PRIMARY KEY, ext_id, payload TEXT, seq)
+    dense(offset INTEGER PRIMARY KEY, layout, data BLOB)           -- dense 1-D vectors
+    other(offset INTEGER PRIMARY KEY, layout, data BLOB)           -- multivectors, sparse
+    layouts(id INTEGER PRIMARY KEY, spec TEXT UNIQUE, first_seq)   -- see _vector_codec
+    checkpoint(name TEXT PRIMARY KEY, rows, file, size, crc, present_file, present_size, present_crc)
+
+``ext_id`` holds an int id as a signed 64-bit value (ids >= 2**63 are stored minus 2**64 and
+restored on load) or a UUID as TEXT; the column's type tells which. ``payload`` is compact
+JSON text (``ensure_ascii``, so lone surrogates survive too).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import EngineError, StorageCorrupted, Unsupported
+from ._files import fsync_dir, read_npy, write_npy
+from ._vector_codec import LayoutRegistry, decode_group, layout_spec, parse_spec
+from .base import CollectionStore, LoadedPoints, PointRecord
+
+log = logging.getLogger("local_engine.storage")
+
+FORMAT_VERSION = 1
+DB_NAME = "points.sqlite"
+_TWO64 = 2**64
+_TWO63 = 2**63
+
+
+def _make_payload_encoder() -> Callable[[Any], str]:
+    """Compact, ASCII-only JSON (lone surrogates survive SQLite's UTF-8). Uses the C encoder
+    directly when it matches the stdlib's output: ``JSONEncoder.encode`` rebuilds it per call,
+    which costs about as much as encoding a small payload.
+    """
+    slow = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=True)
+    try:
+        from json.encoder import c_make_encoder, encode_basestring_ascii
+
+        fast_iter = c_make_encoder(None, slow.default, encode_basestring_ascii, None, ":", ",", False, False, True)
+
+        def fast(obj: Any) -> str:
+            return "".join(fast_iter(obj, 0))
+
+        sample = {"a": [1, 1.0, -0.0, 2**70, float("nan"), "\u00e9\ud800", None, True, {"b": []}]}
+        if fast(sample) == slow.encode(sample):
+            return fast
+    except Exception:  # pragma: no cover - another Python implementation
+        pass
+    return slow.encode  # pragma: no cover
+
+
+_encode_payload = _make_payload_encoder()
+_MIN_CHECKPOINT_ROWS = 10_000  # wants_checkpoint(): rows written since > max(this, fraction * live)
+_CHECKPOINT_FRACTION = 0.2
+_LOAD_CHUNK = 262_144  # offsets per chunk of _load_points
+_MAX_OFFSET = 2**63 - 1
+# One chunk of ``points`` as JSON array bodies, one per column. All four aggregates consume the
+# same rows in the same order, so the columns stay aligned whatever that order is.
+_POINTS_CHUNK_SQL = """
+SELECT count(*), group_concat(offset), group_concat(id_json), group_concat(seq), group_concat(payload)
+FROM (
+    SELECT offset, seq, payload,
+           CASE typeof(ext_id) WHEN 'integer' THEN ext_id ELSE json_quote(ext_id) END AS id_json
+    FROM points WHERE offset >= ? AND offset < ?
+)
+"""
+
+_SCHEMA = """
+CREATE TABLE state(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    watermark INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    config TEXT NOT NULL
+);
+CREATE TABLE points(offset INTEGER PRIMARY KEY, ext_id NOT NULL, payload TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE dense(offset INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE other(offset INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE layouts(id INTEGER PRIMARY KEY, spec TEXT NOT NULL UNIQUE, first_seq INTEGER NOT NULL);
+CREATE TABLE checkpoint(
+    name TEXT PRIMARY KEY, rows INTEGER NOT NULL,
+    file TEXT NOT NULL, size INTEGER NOT NULL, crc INTEGER NOT NULL,
+    present_file TEXT NOT NULL, present_size INTEGER NOT NULL, present_crc INTEGER NOT NULL
+);
+"""
+
+_CORRUPTION_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+
+
+@contextmanager
+def sqlite_errors(db_path: Path) -> Iterator[None]:
+    """Turn SQLite's corruption errors into ``StorageCorrupted`` naming the database file."""
+    try:
+        yield
+    except sqlite3.DatabaseError as e:
+        name = getattr(e, "sqlite_errorname", "")
+        if name in _CORRUPTION_CODES or type(e) is sqlite3.DatabaseError:
+            raise StorageCorrupted(f"database file {db_path} is corrupted: {e}") from e
+        raise
+
+
+def connect(db_path: Path, *, create: bool, synchronous: str) -> sqlite3.Connection:
+    """Open a SQLite file in WAL mode, autocommit (transactions are explicit BEGIN/COMMIT)."""
+    if not create and not db_path.exists():
+        raise StorageCorrupted(f"database file {db_path} is missing")
+    conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    try:
+        with sqlite_errors(db_path):
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":  # pragma: no cover - e.g. a file system without shared memory
+                raise Unsupported(f"SQLite WAL journal mode is not available for {db_path} (got {mode!r})")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute("PRAGMA cache_size=-32768")  # 32 MiB
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class SqliteCollectionStore(CollectionStore):
+    """The ``CollectionStore`` of path mode. Thread-safe (one lock); see the module docstring."""
+
+    def __init__(self, directory: Path, *, create_with_config: dict[str, Any] | None = None) -> None:
+        self.directory = directory
+        self.db_path = directory / DB_NAME
+        self._lock = threading.RLock()
+        create = create_with_config is not None
+        self._conn: sqlite3.Connection | None = connect(self.db_path, create=create, synchronous="NORMAL")
+        try:
+            with sqlite_errors(self.db_path):
+                if create:
+                    self._create_schema(create_with_config)
+                self._read_state()
+            self._sweep_files()
+        except BaseException:
+            self._conn.close()
+            self._conn = None
+            raise
+
+    # -- opening ------------------------------------------------------------------------------
+    def _create_schema(self, config: dict[str, Any]) -> None:
+        conn = self._db()
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("BEGIN")
+        try:
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute(
+                "INSERT INTO state(id, seq, next_offset, watermark, generation, config) VALUES (1, 0, 0, 0, 0, ?)",
+                (json.dumps(config),),
+            )
+            conn.execute(f"PRAGMA user_version={FORMAT_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        fsync_dir(self.directory)
+
+    def _read_state(self) -> None:
+        conn = self._db()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != FORMAT_VERSION:
+            if version > FORMAT_VERSION:
+                raise Unsupported(f"{self.db_path} uses storage format {version}; this engine reads format {FORMAT_VERSION}")
+            raise StorageCorrupted(f"database file {self.db_path} has no collection schema (format {version})")
+        row = conn.execute("SELECT seq, next_offset, watermark, generation FROM state WHERE id = 1").fetchone()
+        if row is None:
+            raise StorageCorrupted(f"database file {self.db_path} has no state row")
+        self._seq, self._next_offset, self._watermark, self._generation = row
+        self._layouts = LayoutRegistry()
+        for lid, spec, first_seq in conn.execute("SELECT id, spec, first_seq FROM layouts"):
+            try:
+                self._layouts.add(parse_spec(lid, spec), first_seq)
+            except (ValueError, TypeError, IndexError) as e:
+                raise StorageCorrupted(f"database file {self.db_path} has an unreadable vector layout {lid}: {e}") from None
+        self._checkpoint: dict[str, tuple] = {
+            r[0]: r[1:] for r in conn.execute(
+                "SELECT name, rows, file, size, crc, present_file, present_size, present_crc FROM checkpoint"
+            )
+        }
+        # Rows counts for wants_checkpoint(); computed lazily (load() fills them for free).
+        self._live_rows: int | None = None
+        self._tail_rows: int | None = None
+
+    def _sweep_files(self) -> None:
+        """Delete checkpoint files no committed transaction names (left by a crash)."""
+        keep = {DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", DB_NAME + "-journal"}
+        for rec in self._checkpoint.values():
+            keep.add(rec[1])
+            keep.add(rec[4])
+        for entry in os.listdir(self.directory):
+            if entry not in keep and (entry.startswith("ckpt-") or entry.endswith(".tmp")):
+                try:
+                    os.remove(self.directory / entry)
+                except OSError:  # pragma: no cover - best effort
+                    log.warning("could not remove stale checkpoint file %s", self.directory / entry)
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise EngineError(f"collection storage {self.directory} is closed")
+        return self._conn
+
+    # -- config ---------------------------------------------------------------------------------
+    def save_config(self, config: dict[str, Any]) -> None:
+        text = json.dumps(config)
+        with self._lock, sqlite_errors(self.db_path):
+            self._db().execute("UPDATE state SET config = ? WHERE id = 1", (text,))  # one statement = atomic
+
+    def load_config(self) -> dict[str, Any]:
+        with self._lock, sqlite_errors(self.db_path):
+            return json.loads(self._db().execute("SELECT config FROM state WHERE id = 1").fetchone()[0])
+
+    # -- writing --------------------------------------------------------------------------------
+    def write(self, upserts: Sequence[PointRecord], deletes: Sequence[int]) -> None:
+        if not upserts and not deletes:
+            return
+        with self._lock, sqlite_errors(self.db_path):
+            self._write(upserts, deletes)
+
+    def _write(self, upserts: Sequence[PointRecord], deletes: Sequence[int]) -> None:
+        conn = self._db()
+        seq = self._seq + 1
+        next_offset = self._next_offset
+        offsets = [int(u.offset) for u in upserts]
+        if len(set(offsets)) != len(offsets):  # the same offset twice: the last one wins
+            last = {off: u for off, u in zip(offsets, upserts)}
+            upserts, offsets = list(last.values()), list(last)
+        if offsets and min(offsets) < 0:
+            raise ValueError("offsets must be non-negative")
+        reused = [o for o in offsets if o < next_offset]
+        dense_rows: list[tuple] = []
+        other_rows: list[tuple] = []
+        layouts = self._layouts
+        layouts.begin(seq)
+
+        def point_rows() -> Iterator[tuple]:
+            # Encoding happens while the INSERT runs, inside the transaction: an exception here
+            # aborts it and the ROLLBACK below undoes the rows already inserted.
+            encode_payload = _encode_payload
+            encode_vectors = layouts.encode
+            for off, p in zip(offsets, upserts):
+                ext_id = p.ext_id
+                if ext_id.__class__ is not str and not (ext_id.__class__ is int and 0 <= ext_id < _TWO63):
+                    ext_id = _int_id(ext_id)
+                payload = encode_payload(p.payload) if p.payload else "{}"
+                if p.vectors:
+                    dense_lid, dense_data, other_lid, other_data = encode_vectors(p.vectors)
+                    if dense_lid is not None:
+                        dense_rows.append((off, dense_lid, dense_data))
+                    if other_lid is not None:
+                        other_rows.append((off, other_lid, other_data))
+                yield off, ext_id, payload, seq
+
+        existing = 0
+        conn.execute("BEGIN")
+        try:
+            if reused:
+                reused_json = json.dumps(reused)
+                existing = conn.execute(
+                    "SELECT COUNT(*) FROM points WHERE offset IN (SELECT value FROM json_each(?))", (reused_json,)
+                ).fetchone()[0]
+                conn.execute("DELETE FROM dense WHERE offset IN (SELECT value FROM json_each(?))", (reused_json,))
+                conn.execute("DELETE FROM other WHERE offset IN (SELECT value FROM json_each(?))", (reused_json,))
+            if offsets:
+                conn.executemany("INSERT OR REPLACE INTO points(offset, ext_id, payload, seq) VALUES (?,?,?,?)", point_rows())
+            if dense_rows:
+                conn.executemany("INSERT INTO dense(offset, layout, data) VALUES (?,?,?)", dense_rows)
+            if other_rows:
+                conn.executemany("INSERT INTO other(offset, layout, data) VALUES (?,?,?)", other_rows)
+            if layouts.pending:
+                conn.executemany(
+                    "INSERT INTO layouts(id, spec, first_seq) VALUES (?,?,?)",
+                    [(lid, layout_spec(layouts.layouts[lid].entries), seq) for lid in layouts.pending],
+                )
+            deleted = 0
+            if deletes:
+                deletes_json = json.dumps([int(o) for o in deletes])
+                deleted = conn.execute(
+                    "DELETE FROM points WHERE offset IN (SELECT value FROM json_each(?))", (deletes_json,)
+                ).rowcount
+                conn.execute("DELETE FROM dense WHERE offset IN (SELECT value FROM json_each(?))", (deletes_json,))
+                conn.execute("DELETE FROM other WHERE offset IN (SELECT value FROM json_each(?))", (deletes_json,))
+            new_next = max(next_offset, max(offsets) + 1) if offsets else next_offset
+            conn.execute("UPDATE state SET seq = ?, next_offset = ? WHERE id = 1", (seq, new_next))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            layouts.rollback()
+            raise
+        self._seq = seq
+        self._next_offset = new_next
+        if self._live_rows is not None:
+            self._live_rows += len(offsets) - existing - deleted
+            self._tail_rows += len(offsets)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def _ensure_counts(self) -> None:
+        if self._live_rows is None:
+            conn = self._db()
+            self._live_rows = conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+            self._tail_rows = conn.execute("SELECT COUNT(*) FROM points WHERE seq > ?", (self._watermark,)).fetchone()[0]
+
+    def wants_checkpoint(self) -> bool:
+        with self._lock, sqlite_errors(self.db_path):
+            self._ensure_counts()
+            return self._tail_rows > max(_MIN_CHECKPOINT_ROWS, _CHECKPOINT_FRACTION * self._live_rows)
+
+    def checkpoint(self, dense: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Save ``dense`` as the new checkpoint covering every write that has returned so far.
+
+        The caller must pass matrices that reflect exactly those writes (the collection
+        serialises writes and calls this between them). Nothing is done when nothing was
+        written since the last checkpoint and it covers the same names and row counts.
+        """
+        with self._lock, sqlite_errors(self.db_path):
+            conn = self._db()
+            shapes = {}
+            for name, (matrix, present) in dense.items():
+                if matrix.ndim != 2 or present.shape != (matrix.shape[0],):
+                    raise ValueError(f"checkpoint of {name!r}: expected matrix[rows, dim] and present[rows]")
+                shapes[name] = matrix.shape[0]
+            if self._seq == self._watermark and {n: r[0] for n, r in self._checkpoint.items()} == shapes:
+                return
+            generation = self._generation + 1
+            records = {}
+            for i, (name, (matrix, present)) in enumerate(dense.items()):
+                base = f"ckpt-{generation:08d}-{i:03d}"
+                size, crc = write_npy(self.directory / f"{base}.npy", matrix)
+                psize, pcrc = write_npy(self.directory / f"{base}.present.npy", np.asarray(present, dtype=bool))
+                records[name] = (matrix.shape[0], f"{base}.npy", size, crc, f"{base}.present.npy", psize, pcrc)
+            fsync_dir(self.directory)
+            old = self._checkpoint
+            conn.execute("PRAGMA synchronous=FULL")  # this commit must survive power loss: old files go next
+            try:
+                conn.execute("BEGIN")
+                try:
+                    conn.execute("DELETE FROM checkpoint")
+                    conn.executemany(
+                        "INSERT INTO checkpoint(name, rows, file, size, crc, present_file, present_size, present_crc)"
+                        " VALUES (?,?,?,?,?,?,?,?)",
+                        [(name, *rec) for name, rec in records.items()],
+                    )
+                    conn.execute("UPDATE state SET watermark = ?, generation = ? WHERE id = 1", (self._seq, generation))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    for rec in records.values():
+                        _remove_quietly(self.directory / rec[1], self.directory / rec[4])
+                    raise
+            finally:
+                conn.execute("PRAGMA synchronous=NORMAL")
+            self._checkpoint = records
+            self._watermark = self._seq
+            self._generation = generation
+            self._tail_rows = 0
+            for rec in old.values():
+                _remove_quietly(self.directory / rec[1], self.directory / rec[4])
+
+    def _drop_checkpoint(self) -> None:
+        """Forget the checkpoint (it failed verification); the rows still hold every vector."""
+        conn = self._db()
+        conn.execute("BEGIN")
+        try:
+            conn.execute("DELETE FROM checkpoint")
+            conn.execute("UPDATE state SET watermark = 0 WHERE id = 1")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        for rec in self._checkpoint.values():
+            _remove_quietly(self.directory / rec[1], self.directory / rec[4])
+        self._checkpoint = {}
+        self._watermark = 0
+
+    def _read_checkpoint(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        out = {}
+        for name, (rows, file, size, crc, pfile, psize, pcrc) in self._checkpoint.items():
+            matrix = read_npy(self.directory / file, size, crc)
+            present = read_npy(self.directory / pfile, psize, pcrc)
+            if matrix.ndim != 2 or matrix.shape[0] != rows or present.shape != (rows,) or present.dtype != bool:
+                raise StorageCorrupted(f"checkpoint file {self.directory / file} does not have the recorded shape")
+            out[name] = (matrix, present)
+        return out
+
+    # -- loading --------------------------------------------------------------------------------
+    def load(self) -> LoadedPoints:
+        with self._lock, sqlite_errors(self.db_path):
+            return self._load()
+
+    def _load(self) -> LoadedPoints:
+        conn = self._db()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # a load creates ~10 objects per point and no cycles; collections only cost time
+        try:
+            return self._load_unchecked(conn)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _load_unchecked(self, conn: sqlite3.Connection) -> LoadedPoints:
+        offsets, ext_ids, seqs, payloads = self._load_points(conn)
+
+        dense: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if self._checkpoint:
+            try:
+                dense = self._read_checkpoint()
+            except StorageCorrupted as e:
+                log.warning("%s; ignoring the checkpoint and rebuilding the vectors from %s", e.message, self.db_path)
+                self._drop_checkpoint()
+                dense = {}
+        watermark = self._watermark if dense else 0
+        is_tail = seqs > watermark
+        self._live_rows = len(offsets)
+        self._tail_rows = int(is_tail.sum())
+        rows_of = {name: m.shape[0] for name, (m, _) in dense.items()}
+
+        def keep_for(group_offsets: np.ndarray) -> Callable[[str], "np.ndarray | None"]:
+            """Which rows of a layout group to return for a vector name."""
+            if not dense:
+                return lambda name: None
+            tail = is_tail[np.searchsorted(offsets, group_offsets)]
+
+            def keep(name: str) -> np.ndarray | None:
+                rows = rows_of.get(name)
+                return None if rows is None else tail | (group_offsets >= rows)
+
+            return keep
+
+        vectors: dict[str, dict[int, Any]] = {}
+        # Dense rows: all of them without a checkpoint; with one, only those it does not cover:
+        # rows written after the watermark, rows beyond its matrices, names it does not hold.
+        if not dense:
+            dense_rows = conn.execute("SELECT offset, layout, data FROM dense").fetchall()
+        else:
+            wanted = offsets[is_tail | (offsets >= min(rows_of.values()))]
+            uncovered = [
+                lid for lid, layout in self._layouts.layouts.items()
+                if self._layouts.first_seq[lid] <= watermark and any(e[1] not in rows_of for e in layout.entries)
+            ]
+            sql = "SELECT offset, layout, data FROM dense WHERE offset IN (SELECT value FROM json_each(?))"
+            if uncovered:
+                sql += f" OR layout IN ({','.join(str(int(x)) for x in uncovered)})"
+            dense_rows = conn.execute(sql, (json.dumps(wanted.tolist()),)).fetchall()
+        self._decode_rows(dense_rows, keep_for, vectors)
+        del dense_rows
+        self._decode_rows(conn.execute("SELECT offset, layout, data FROM other").fetchall(), keep_for, vectors)
+
+        # A checkpoint row is valid only for a live offset not rewritten after the watermark.
+        for matrix, present in dense.values():
+            valid = np.zeros(len(present), dtype=bool)
+            valid[offsets[(offsets < len(present)) & ~is_tail]] = True
+            present &= valid
+        return LoadedPoints(
+            offsets=offsets, ext_ids=ext_ids, payloads=payloads, vectors=vectors, dense=dense,
+            next_offset=self._next_offset,
+        )
+
+    def _load_points(self, conn: sqlite3.Connection) -> tuple[np.ndarray, list, np.ndarray, list]:
+        """Read ``points`` in offset order: SQLite concatenates each column of a chunk into one
+        JSON array text, so Python parses four strings per chunk instead of a tuple per row.
+        """
+        offsets: list[int] = []
+        ids: list = []
+        seqs: list[int] = []
+        payloads: list = []
+        lo, step = 0, _LOAD_CHUNK
+        while lo < self._next_offset:
+            hi = lo + step if lo + step < self._next_offset else _MAX_OFFSET
+            try:
+                count, offs_txt, ids_txt, seqs_txt, pays_txt = conn.execute(_POINTS_CHUNK_SQL, (lo, hi)).fetchone()
+            except sqlite3.DataError:  # "string or blob too big": huge payloads, take fewer rows
+                if step == 1:
+                    raise
+                step = max(1, step // 4)
+                continue
+            if count:
+                try:
+                    offsets += json.loads(f"[{offs_txt}]")
+                    ids += json.loads(f"[{ids_txt}]")
+                    seqs += json.loads(f"[{seqs_txt}]")
+                    payloads += json.loads(f"[{pays_txt}]")
+                except ValueError as e:
+                    raise StorageCorrupted(f"database file {self.db_path} holds unreadable point rows: {e}") from None
+            lo = hi
+        if not (len(offsets) == len(ids) == len(seqs) == len(payloads)):
+            raise StorageCorrupted(f"database file {self.db_path} holds inconsistent point rows")
+        offs = np.array(offsets, dtype=np.int64)
+        ext_ids = [x + _TWO64 if x.__class__ is int and x < 0 else x for x in ids]
+        seq_arr = np.array(seqs, dtype=np.int64)
+        if len(offs) > 1 and not bool(np.all(offs[1:] > offs[:-1])):  # never expected; cheap to guard
+            order = np.argsort(offs, kind="stable")
+            offs, seq_arr = offs[order], seq_arr[order]
+            ext_ids = [ext_ids[i] for i in order.tolist()]
+            payloads = [payloads[i] for i in order.tolist()]
+        return offs, ext_ids, seq_arr, payloads
+
+    def _decode_rows(self, rows: list[tuple], keep_for, out: dict[str, dict[int, Any]]) -> None:
+        """Decode ``(offset, layout, data)`` rows, one numpy pass per layout."""
+        if not rows:
+            return
+        offs_t, lids_t, blobs_t = zip(*rows)
+        offsets = np.array(offs_t, dtype=np.int64)
+        if lids_t.count(lids_t[0]) == len(lids_t):  # the usual case: one layout
+            groups = [(lids_t[0], offsets, blobs_t)]
+        else:
+            lids = np.array(lids_t, dtype=np.int64)
+            order = np.argsort(lids, kind="stable")
+            bounds = np.flatnonzero(np.diff(lids[order])) + 1
+            groups = []
+            for idx in np.split(order, bounds):
+                groups.append((int(lids[idx[0]]), offsets[idx], [blobs_t[i] for i in idx.tolist()]))
+        for lid, group_offsets, blobs in groups:
+            layout = self._layouts.layouts.get(lid)
+            if layout is None:
+                raise StorageCorrupted(f"database file {self.db_path} references unknown vector layout {lid}")
+            try:
+                decode_group(layout, group_offsets, blobs, keep_for(group_offsets), out)
+            except ValueError as e:
+                raise StorageCorrupted(f"database file {self.db_path}: {e}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                finally:
+                    self._conn = None
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of the last committed write (0 for a fresh collection)."""
+        return self._seq
+
+    @property
+    def watermark(self) -> int:
+        """The sequence number the current checkpoint covers (0 when there is none)."""
+        return self._watermark
+
+
+def _int_id(value: Any) -> int:
+    value = int(value)
+    if not 0 <= value < _TWO64:
+        raise ValueError(f"point id {value} is outside [0, 2**64)")
+    return value - _TWO64 if value >= _TWO63 else value
+
+
+def _remove_quietly(*paths: Path) -> None:
+    for p in paths:
+        try:
+            os.remove(p)
+        except FileNotFoundError:
+            pass
+        except OSError:  # pragma: no cover - best effort; swept on next open
+            log.warning("could not remove old checkpoint file %s", p)
