@@ -62,6 +62,8 @@ class EntryBuffer:
 
     def __init__(self, dtypes: tuple, compactable: bool = True) -> None:
         self._dtypes = dtypes
+        # staged tuples are converted in one go through a structured dtype (faster than zip)
+        self._rowtype = np.dtype([(f"f{i}", dt) for i, dt in enumerate(dtypes)])
         self._bufs = [np.empty(16, dtype=dt) for dt in dtypes]
         self._alive = np.empty(16, dtype=bool)
         self.n = 0  # flushed rows
@@ -80,11 +82,11 @@ class EntryBuffer:
 
     def add(self, doc: int, rows: list[tuple]) -> None:
         if doc >= len(self._start):
-            grow = doc + 1 - len(self._start)
-            self._start.extend([0] * grow)
-            self._stop.extend([0] * grow)
-        start = self.total
-        self._staged.extend(rows)
+            grow = [0] * (doc + 1 - len(self._start))
+            self._start += grow
+            self._stop += grow
+        start = self.n + len(self._staged)
+        self._staged += rows
         self._start[doc] = start
         self._stop[doc] = start + len(rows)
 
@@ -115,8 +117,9 @@ class EntryBuffer:
                 cap = max(new_n, 2 * len(self._alive))
                 self._bufs = [_grown(b, cap, self.n) for b in self._bufs]
                 self._alive = _grown(self._alive, cap, self.n)
-            for buf, field, dt in zip(self._bufs, zip(*rows), self._dtypes):
-                buf[self.n : new_n] = np.array(field, dtype=dt)
+            table = np.array(rows, dtype=self._rowtype)
+            for i, buf in enumerate(self._bufs):
+                buf[self.n : new_n] = table[f"f{i}"]
             self._alive[self.n : new_n] = True
             self.n = new_n
             self._staged = []
@@ -203,6 +206,12 @@ class Column:
     def add(self, doc_id: int, doc: Any) -> None:
         raw = resolve(doc, self.path)
         if not raw:
+            return
+        if len(raw) == 1 and type(raw[0]) is not list:  # the common case: one scalar or object
+            value = raw[0]
+            null = value is None
+            self.values.add(doc_id, [self._row(doc_id, value)])
+            self.raws.add(doc_id, [(doc_id, 0 if null else 1, null, null)])
             return
         raw_rows = []
         value_rows = []

@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from ..errors import BadRequest
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICRO = timedelta(microseconds=1)
 
@@ -69,7 +71,12 @@ def parse_micros(text: str) -> int | None:
 
 
 def to_micros(value: Any) -> int:
-    """A range bound (datetime or date; naive = UTC) as microseconds since the epoch."""
+    """A range bound (datetime, date or datetime string; naive = UTC) as microseconds since the epoch."""
+    if isinstance(value, str):
+        micros = parse_micros(value)
+        if micros is None:
+            raise BadRequest(f"Format error in JSON body: {value!r} is not a valid datetime")
+        return micros
     if not isinstance(value, datetime) and isinstance(value, date):
         value = datetime.combine(value, time.min)
     if value.tzinfo is None:

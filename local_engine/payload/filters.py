@@ -318,7 +318,8 @@ def _range(col: Column, rng: Any) -> np.ndarray:
     """Numeric range over int and float values (bools and strings never match)."""
     kind, num = col.values.field(1), col.values.field(2)
     hits = (kind == INT) | (kind == FLOAT) | (kind == BIGINT)
-    bounds = [(name, op, getattr(rng, name)) for name, op in _BOUNDS if getattr(rng, name) is not None]
+    # bounds are JSON numbers read as f64 (pydantic's Range has float fields already)
+    bounds = [(name, op, float(getattr(rng, name))) for name, op in _BOUNDS if getattr(rng, name) is not None]
     for _, op, bound in bounds:
         hits &= op(num, bound)
     if col.n_fix:
