@@ -604,6 +604,7 @@ def test_select_include_exclude():
     store = PayloadStore()
     p = {"a": {"b": 1, "c": 2}, "aa": {"b": 3}, "a.b": 4, "l": [{"b": 5, "c": 6}], "s": 7}
     assert store.select(p, True) == p
+    assert store.select(p, True) is not p and store.select(p, True)["a"] is not p["a"]  # a copy
     assert store.select(p, False) is None
     assert store.select(p, []) == {}
     assert store.select(p, ["a.b"]) == {"a": {"b": 1}}

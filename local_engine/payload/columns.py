@@ -5,7 +5,8 @@ documents happens at query time. The rules that keep that correct:
 
 1. A column covers every document of its domain. It is built by one pass over the documents
    when a filter first asks about its path; after that, EVERY document change reaches
-   ``Column.replace`` (the domain does this, see ``domains.py``). A column is never rebuilt.
+   ``Column.replace`` (the domain does this, see ``domains.py``). A column is never rebuilt
+   (a whole nested domain may be, see ``domains.py``).
 
 2. Entries are grouped by document. A document's entries are appended together, so they occupy
    one contiguous range, and they die together (tombstone) when the document changes; the
@@ -56,8 +57,8 @@ _COMPACT_MIN_DEAD = 256
 class EntryBuffer:
     """Rows grouped by document id, with tombstones, staged appends and compaction.
 
-    Field 0 of every row is the owning document id. ``arrays`` are views of the live prefix of
-    growable buffers; call ``flush()`` first.
+    Field 0 of every row is the owning document id. ``field(i)`` is a view of the flushed prefix
+    of a growable buffer; call ``flush()`` first.
     """
 
     def __init__(self, dtypes: tuple, compactable: bool = True) -> None:

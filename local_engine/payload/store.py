@@ -87,22 +87,27 @@ class PayloadStore:
 
     def select(self, payload: dict, with_payload: Any) -> dict | None:
         """Apply a WithPayloadInterface: True/False, a list of JSON-path keys, or an
-        include/exclude selector. None for False; the result may share parts with ``payload``."""
+        include/exclude selector; None for False.
+
+        The result is a fresh deep copy: it goes out to users, and a user mutating the stored
+        dict would silently desynchronise the filter columns."""
         if with_payload is None or with_payload is False:
             return None
         if with_payload is True:
-            return payload
+            return mutate.clone(payload)
         if isinstance(with_payload, str):
             raise BadRequest(
                 "Format error in JSON body: with_payload must be a bool, a list of payload keys or a payload selector"
             )
         exclude = _selector_keys(with_payload, "exclude")
         if exclude is not None:
-            return mutate.exclude(payload, mutate.selector_tree([parse_path(k) for k in exclude]))
-        include = _selector_keys(with_payload, "include")
-        if include is None:
-            include = list(with_payload)
-        return mutate.include(payload, mutate.selector_tree([parse_path(k) for k in include]))
+            selected = mutate.exclude(payload, mutate.selector_tree([parse_path(k) for k in exclude]))
+        else:
+            include = _selector_keys(with_payload, "include")
+            if include is None:
+                include = list(with_payload)
+            selected = mutate.include(payload, mutate.selector_tree([parse_path(k) for k in include]))
+        return mutate.clone(selected)
 
     # ---- filters ----
 
