@@ -38,6 +38,8 @@ class SyncDriver:
         return run
 
     def close(self) -> None:
+        if self._loop.is_closed():
+            return
         try:
             self._loop.run_until_complete(self._client.close())
         finally:

@@ -161,6 +161,10 @@ class Collection:
         found = [self._id_to_offset[i] for i in ids if i in self._id_to_offset]
         return np.asarray(found, dtype=np.int64)
 
+    def point_ids(self) -> list:
+        """Id per offset (None for unused offsets), for conditions hashing ids (slice)."""
+        return self._ext_ids
+
     def has_vector_mask(self, name: str) -> np.ndarray:
         return self._dense_for(name).present_mask(self._size).copy()
 
@@ -252,8 +256,15 @@ class Collection:
             self._order_cache = None
 
     def update_payloads(self, selector: Any, op_id: int, mutate) -> None:
-        """Apply ``mutate(payload_store, offset)`` to every selected point, atomically."""
+        """Apply ``mutate(payload_store, offset)`` to every selected point, atomically.
+
+        Named ids must all exist (Qdrant answers 404 otherwise); a filter may match nothing.
+        """
         with self._lock:
+            if getattr(selector, "points", None) is not None:
+                for pid in (normalize_id(i) for i in selector.points):
+                    if pid not in self._id_to_offset:
+                        raise NotFound(f"Not found: No point with id {pid} found")
             offsets = self.offsets_for_selector(selector).tolist()
             if not offsets:
                 return

@@ -359,8 +359,8 @@ class Engine:
         offset = body.offset or 0
         if limit < 1:
             raise BadRequest("Wrong input: limit must be at least 1")
-        with_payload = body.with_payload or False
-        with_vectors = body.with_vector or False
+        with_payload = False if body.with_payload is None else body.with_payload
+        with_vectors = False if body.with_vector is None else body.with_vector
         query = body.query
         if query is None:
             if body.score_threshold is not None:
