@@ -127,12 +127,12 @@ class Collection:
             vec.present[offs] = True
         offsets = loaded.offsets
         self._alive[offsets] = True
+        offs = offsets.tolist()
         self._ext_ids = [None] * size
-        for off, ext_id, payload in zip(offsets.tolist(), loaded.ext_ids, loaded.payloads):
-            self._id_to_offset[ext_id] = off
+        for off, ext_id in zip(offs, loaded.ext_ids):
             self._ext_ids[off] = ext_id
-            if payload:
-                self._payloads.set(off, payload)
+        self._id_to_offset = dict(zip(loaded.ext_ids, offs))
+        self._payloads.adopt(offs, loaded.payloads)
         self._set_id_keys_batch(offsets, loaded.ext_ids)
         # Offsets that are not live must not carry vectors (rows may remain in a checkpoint).
         dead = np.flatnonzero(~self._alive[:size])

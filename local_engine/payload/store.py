@@ -44,6 +44,21 @@ class PayloadStore:
         """Replace the whole payload (None or {} = empty). The store keeps its own deep copy."""
         self._put(offset, mutate.clone(payload) if payload else None)
 
+    def adopt(self, offsets: list[int], payloads: list[dict]) -> None:
+        """Bulk-load payloads nobody else references (storage reopen): no copies are made."""
+        domain = self._domain
+        if offsets:
+            top = max(offsets) + 1
+            if top > len(domain.docs):
+                domain.docs.extend([None] * (top - len(domain.docs)))
+        if domain.columns or domain.nested:
+            for off, payload in zip(offsets, payloads):
+                domain.set_doc(off, payload or None)
+            return
+        docs = domain.docs
+        for off, payload in zip(offsets, payloads):
+            docs[off] = payload or None
+
     def delete(self, offset: int) -> None:
         """The point is gone: no payload, and the offset matches nothing but "empty" conditions."""
         self._put(offset, None)
