@@ -202,7 +202,7 @@ def test_deletes(storage: SqliteStorage) -> None:
     store = storage.create_collection("c", {})
     model = {i: dense_point(i, k=i) for i in range(10)}
     store.write(list(model.values()), [])
-    store.write([], [2, 9, 42])  # 42 never existed
+    store.write([], np.array([2, 9, 42]))  # numpy offsets are fine; 42 never existed
     del model[2], model[9]
     storage = reopen(storage)
     try:
@@ -399,9 +399,9 @@ def test_corrupted_pages_raise_storage_corrupted(storage: SqliteStorage) -> None
     db = store.db_path
     storage.close()
     raw = bytearray(db.read_bytes())
-    page = 4096
-    for start in range(3 * page, len(raw), 5 * page):  # scribble over b-tree pages
-        raw[start : start + 64] = os.urandom(64)
+    page, noise = 4096, random.Random(0)
+    for start in range(3 * page, len(raw), 5 * page):  # scribble over b-tree page headers
+        raw[start : start + 64] = noise.randbytes(64)
     db.write_bytes(bytes(raw))
     storage = SqliteStorage(storage.path)
     try:
@@ -636,9 +636,13 @@ def test_sigkill_at_random_moments_keeps_every_acknowledged_batch(tmp_path: Path
         assert first.strip() == "0", proc.stderr.read()
         time.sleep(rng.uniform(0.0, 0.6))
         proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=30)
+        # Read through proc.stdout (not communicate(), which reads the raw pipe and would skip
+        # lines readline() already buffered).
+        rest, errors = proc.stdout.read(), proc.stderr.read()
+        proc.wait(timeout=30)
         acked = [int(line) for line in (first + rest).split()]
         last_ack = acked[-1]
+        assert acked == list(range(last_ack + 1)), errors
 
         storage = SqliteStorage(path)
         try:
@@ -648,7 +652,7 @@ def test_sigkill_at_random_moments_keeps_every_acknowledged_batch(tmp_path: Path
         got = materialise(loaded)
         batches = {payload["batch"] for _, payload, _ in got.values()}
         m = max(batches)
-        assert batches == set(range(m + 1)), "a batch is missing in the middle"
+        assert batches == set(range(m + 1)), f"a batch is missing in the middle (acknowledged up to {last_ack})"
         assert last_ack <= m <= last_ack + 1, (last_ack, m)  # at most the unacknowledged one in flight
         for j in range(m + 1):
             for k in range(B):

@@ -184,7 +184,8 @@ class SqliteCollectionStore(CollectionStore):
             conn.execute(f"PRAGMA user_version={FORMAT_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         finally:
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -246,7 +247,9 @@ class SqliteCollectionStore(CollectionStore):
 
     # -- writing --------------------------------------------------------------------------------
     def write(self, upserts: Sequence[PointRecord], deletes: Sequence[int]) -> None:
-        if not upserts and not deletes:
+        if not isinstance(upserts, (list, tuple)):
+            upserts = list(upserts)
+        if len(upserts) == 0 and len(deletes) == 0:
             return
         with self._lock, sqlite_errors(self.db_path):
             self._write(upserts, deletes)
@@ -307,7 +310,7 @@ class SqliteCollectionStore(CollectionStore):
                     [(lid, layout_spec(layouts.layouts[lid].entries), seq) for lid in layouts.pending],
                 )
             deleted = 0
-            if deletes:
+            if len(deletes):
                 deletes_json = json.dumps([int(o) for o in deletes])
                 deleted = conn.execute(
                     "DELETE FROM points WHERE offset IN (SELECT value FROM json_each(?))", (deletes_json,)
@@ -320,13 +323,29 @@ class SqliteCollectionStore(CollectionStore):
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            layouts.rollback()
+            if self._stored_seq() != seq:
+                layouts.rollback()
+                raise
+            # Interrupted (KeyboardInterrupt) right after COMMIT returned: the batch is on disk,
+            # so memory must follow before the exception goes on.
+            self._committed(seq, new_next, len(offsets), None)
             raise
+        self._committed(seq, new_next, len(offsets), len(offsets) - existing - deleted)
+
+    def _stored_seq(self) -> int | None:
+        try:
+            return self._db().execute("SELECT seq FROM state WHERE id = 1").fetchone()[0]
+        except Exception:
+            return None
+
+    def _committed(self, seq: int, next_offset: int, written: int, live_delta: int | None) -> None:
         self._seq = seq
-        self._next_offset = new_next
-        if self._live_rows is not None:
-            self._live_rows += len(offsets) - existing - deleted
-            self._tail_rows += len(offsets)
+        self._next_offset = next_offset
+        if live_delta is None:  # unknown: recount when next needed
+            self._live_rows = self._tail_rows = None
+        elif self._live_rows is not None:
+            self._live_rows += live_delta
+            self._tail_rows += written
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _ensure_counts(self) -> None:
@@ -448,7 +467,7 @@ class SqliteCollectionStore(CollectionStore):
         watermark = self._watermark if dense else 0
         is_tail = seqs > watermark
         self._live_rows = len(offsets)
-        self._tail_rows = int(is_tail.sum())
+        self._tail_rows = int((seqs > self._watermark).sum())
         rows_of = {name: m.shape[0] for name, (m, _) in dense.items()}
 
         def keep_for(group_offsets: np.ndarray) -> Callable[[str], "np.ndarray | None"]:
