@@ -706,11 +706,16 @@ def test_payload_writes_to_missing_ids_fail(client):
     compare_all(client, checks, refs)
 
 
-def test_payload_writes_to_missing_ids_still_apply_to_the_others(client):
-    """The failing write is not atomic: the server applies it to the points that do exist and
-    answers 404 afterwards (``check_unprocessed_points`` runs after the segment updates);
-    qdrant-client local mode does the same."""
-    ds, checks = _missing_id_checks(compare_state)
-    refs = oracle_results(("missing-writes",), lambda c, m: load_dataset(c, m, ds), checks)
+def test_rejected_payload_writes_leave_the_data_unchanged(client):
+    """Deliberate difference: the server (and local mode) apply such a write to the points that
+    exist and answer 404 afterwards; this engine validates first, so a rejected request changes
+    nothing (the rule every write here follows). Both answer 404 naming the missing id."""
+    ds, checks = _missing_id_checks(compare_error)
     load_dataset(client, models, ds)
-    compare_all(client, checks, refs)
+    for check in checks:
+        if check.label.endswith("delete with missing ids"):
+            continue  # delete ignores missing ids: not a rejected request
+        before = [plain_record(r) for r in client.scroll(COLL, limit=100, with_payload=True)[0]]
+        result = check.op(client, models, None)
+        assert result["error"] is not None and "NotFoundError" in result["error"], (check.label, result["error"])
+        assert result["records"] == before, check.label
