@@ -684,11 +684,13 @@ def test_benchmark_ingest_and_reopen(tmp_path: Path) -> None:
         path = tmp_path / f"bench{batch}"
         storage = SqliteStorage(path)
         store = storage.create_collection("bench", {})
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for chunk in records:
             store.write(chunk, [])
-        elapsed = time.perf_counter() - start
-        lines.append(f"ingest, batches of {batch:>5}: {n / elapsed:>9,.0f} points/s ({elapsed:.2f} s for {n:,})")
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        lines.append(
+            f"ingest, batches of {batch:>5}: {n / elapsed:>9,.0f} points/s wall, {n / cpu:>9,.0f} points/s of CPU time"
+        )
         storage.close()
         del records
     for label in ("without checkpoint", "with checkpoint"):
