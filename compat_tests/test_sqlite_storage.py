@@ -213,6 +213,21 @@ def test_deletes(storage: SqliteStorage) -> None:
         storage.close()
 
 
+def test_load_reads_points_in_chunks_that_fit_sqlite_string_limit(storage: SqliteStorage) -> None:
+    store = storage.create_collection("c", {})
+    model = {i: dense_point(i, text=f"{i:04d}" + "x" * 1000) for i in range(300)}
+    store.write(list(model.values()), [])
+    storage = reopen(storage)
+    try:
+        store = storage.open_collection("c")
+        # SQLite's own limit on a string's length (1e9 bytes by default), lowered so that one
+        # concatenated chunk of 300 payloads (~300 KB) no longer fits in it.
+        store._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 50_000)
+        assert_matches(store.load(), model)
+    finally:
+        storage.close()
+
+
 def test_sequence_numbers_increase_per_write(storage: SqliteStorage, data_dir: Path) -> None:
     store = storage.create_collection("c", {})
     store.write([dense_point(0)], [])
