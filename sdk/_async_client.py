@@ -16,7 +16,7 @@ import numpy as np
 from . import _inputs as inp
 from . import models
 from ._exceptions import UnsupportedOperationError, map_validation_errors
-from ._location import resolve_location
+from ._location import RemoteOptions, resolve_location
 from ._transport.local import AsyncLocalTransport
 
 
@@ -55,14 +55,24 @@ class AsyncQdrantClient:
             location=location, url=url, port=port, grpc_port=grpc_port, prefer_grpc=prefer_grpc, https=https,
             api_key=api_key, prefix=prefix, timeout=timeout, host=host, path=path,
         )
-        if self._location.kind == "remote":
-            raise UnsupportedOperationError(
-                f"Remote servers ({self._location.url}) need the REST/gRPC transports, which this build "
-                "does not include yet; use ':memory:' or path= for the built-in engine"
-            )
         if cloud_inference:
-            raise UnsupportedOperationError("cloud_inference needs a Qdrant Cloud server; the built-in engine has none")
-        self._transport = AsyncLocalTransport(self._location)
+            raise UnsupportedOperationError("cloud_inference (server-side embedding) is not supported by this client")
+        if self._location.kind == "remote":
+            options = RemoteOptions(
+                timeout=timeout, headers=dict(headers or {}), auth_token_provider=auth_token_provider,
+                grpc_options=dict(grpc_options or {}), pool_size=pool_size, https=https,
+                check_compatibility=check_compatibility,
+            )
+            if prefer_grpc:
+                from ._transport.grpc import AsyncGrpcTransport
+
+                self._transport = AsyncGrpcTransport(self._location, options)
+            else:
+                from ._transport.rest import AsyncRestTransport
+
+                self._transport = AsyncRestTransport(self._location, options)
+        else:
+            self._transport = AsyncLocalTransport(self._location)
         self._closed = False
 
     async def __aenter__(self) -> "AsyncQdrantClient":

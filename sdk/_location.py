@@ -6,7 +6,7 @@ Applies qdrant-client's constructor rules once, for both clients.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
@@ -20,6 +20,19 @@ class Location:
     prefer_grpc: bool = False
     api_key: str | None = None
     timeout: float | None = None
+
+
+@dataclass
+class RemoteOptions:
+    """Client options that only matter for remote transports."""
+
+    timeout: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    auth_token_provider: Any = None      # callable returning a bearer token (sync or async)
+    grpc_options: dict[str, Any] = field(default_factory=dict)
+    pool_size: int | None = None
+    https: bool | None = None
+    check_compatibility: bool = True
 
 
 def _looks_like_path(location: str) -> bool:
