@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -110,6 +111,33 @@ class Storage(ABC):
     @abstractmethod
     def load_aliases(self) -> dict[str, str]:
         ...
+
+    # -- snapshots (docs/snapshots.md) ----------------------------------------------------------
+    # Recovery builds the new collection in a *staged* store no name points at, then swaps it in
+    # with one atomic ``replace_collection``; until that call the old collection is untouched,
+    # after it the old store is gone. A crash in between leaves only an unnamed store, which
+    # the storage discards (path mode sweeps such directories on open).
+
+    def snapshots_path(self) -> Path:
+        """The folder snapshot files of this storage live in (created on first use)."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep snapshot files")
+
+    def peer_id(self) -> int:
+        """A number that names this storage in snapshot file names; stable for its lifetime."""
+        raise NotImplementedError(f"{type(self).__name__} has no peer id")
+
+    def stage_collection(self, config: dict[str, Any]) -> CollectionStore:
+        """A new, empty store that no collection name points at yet."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stage collections")
+
+    def replace_collection(self, name: str, staged: CollectionStore, aliases: dict[str, str]) -> None:
+        """Atomically point ``name`` at ``staged`` (creating or replacing the collection) and set the
+        alias table to ``aliases``. The previous store of ``name``, if any, is closed and removed."""
+        raise NotImplementedError(f"{type(self).__name__} cannot replace collections")
+
+    def discard_staged_collection(self, staged: CollectionStore) -> None:
+        """Throw away a staged store that was never passed to ``replace_collection``."""
+        staged.close()
 
     def close(self) -> None:
         ...

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -31,6 +35,8 @@ class MemoryCollectionStore(CollectionStore):
 class MemoryStorage(Storage):
     def __init__(self) -> None:
         self._aliases: dict[str, str] = {}
+        self._snapshots_dir: Path | None = None   # a temp directory, made on first use
+        self._peer_id = random.getrandbits(52)
 
     def collection_names(self) -> list[str]:
         return []
@@ -49,3 +55,23 @@ class MemoryStorage(Storage):
 
     def load_aliases(self) -> dict[str, str]:
         return dict(self._aliases)
+
+    # -- snapshots: files live in a temp directory owned by this storage, deleted on close ------
+    def snapshots_path(self) -> Path:
+        if self._snapshots_dir is None:
+            self._snapshots_dir = Path(tempfile.mkdtemp(prefix="qdrant-sdk-snapshots-"))
+        return self._snapshots_dir
+
+    def peer_id(self) -> int:
+        return self._peer_id
+
+    def stage_collection(self, config: dict[str, Any]) -> CollectionStore:
+        return MemoryCollectionStore(config)
+
+    def replace_collection(self, name: str, staged: CollectionStore, aliases: dict[str, str]) -> None:
+        self._aliases = dict(aliases)
+
+    def close(self) -> None:
+        if self._snapshots_dir is not None:
+            shutil.rmtree(self._snapshots_dir, ignore_errors=True)
+            self._snapshots_dir = None

@@ -9,6 +9,7 @@ Layout of the folder (docs/storage.md tells the whole story)::
         c-<32 hex>/              one per collection; the name is random, never the collection's
           points.sqlite          points, payloads, vectors, config, checkpoint records
           ckpt-<gen>-<i>.npy     checkpoint of one dense vector name (+ .present.npy)
+      snapshots/                 snapshot files (docs/snapshots.md): <collection>/*.snapshot, full-*.snapshot
 
 Durability choice: every database runs in WAL mode. Collection databases use
 ``synchronous=NORMAL``: a ``write()`` that returned is in the WAL file (in the OS page cache at
@@ -26,12 +27,17 @@ Crash safety of the directory operations:
 * drop: the root row is deleted (committed, synced) first, then the directory is removed. A
   crash in between leaves the same kind of orphan, swept the same way. A dropped collection
   can never reopen half-deleted.
+* replace (snapshot recovery): the new collection is built in a staged directory no root row
+  names, then one root transaction points the name at it (and sets the alias table); the old
+  directory is removed after that. A crash before the commit leaves the old collection and an
+  orphan; after it, the new collection and an orphan. Both orphans are swept on open.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import sqlite3
 import threading
@@ -50,6 +56,7 @@ log = logging.getLogger("local_engine.storage")
 
 ROOT_DB = "storage.sqlite"
 COLLECTIONS_DIR = "collections"
+SNAPSHOTS_DIR = "snapshots"
 ROOT_FORMAT_VERSION = 1
 
 
@@ -64,6 +71,7 @@ class SqliteStorage(Storage):
         self._owner = OwnerLock(self.path)
         self._lock = threading.RLock()
         self._stores: dict[str, SqliteCollectionStore] = {}
+        self._peer_id: int | None = None
         self.root_db = self.path / ROOT_DB
         self._collections_dir = self.path / COLLECTIONS_DIR
         try:
@@ -175,6 +183,74 @@ class SqliteStorage(Storage):
     def load_aliases(self) -> dict[str, str]:
         with self._lock, sqlite_errors(self.root_db):
             return dict(self._db().execute("SELECT alias, collection FROM aliases ORDER BY rowid"))
+
+    # -- snapshots ------------------------------------------------------------------------------
+    def snapshots_path(self) -> Path:
+        path = self.path / SNAPSHOTS_DIR
+        path.mkdir(exist_ok=True)
+        return path
+
+    def peer_id(self) -> int:
+        """A random number made once per folder and kept in the root database's ``meta`` table."""
+        with self._lock, sqlite_errors(self.root_db):
+            if self._peer_id is None:
+                conn = self._db()
+                conn.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value)")
+                row = conn.execute("SELECT value FROM meta WHERE key = 'peer_id'").fetchone()
+                if row is None:
+                    value = random.getrandbits(52)
+                    conn.execute("INSERT INTO meta(key, value) VALUES ('peer_id', ?)", (value,))
+                    row = (value,)
+                self._peer_id = int(row[0])
+            return self._peer_id
+
+    def stage_collection(self, config: dict[str, Any]) -> CollectionStore:
+        with self._lock:
+            self._db()
+            directory = self._collections_dir / f"c-{uuid.uuid4().hex}"
+            directory.mkdir()
+            try:
+                return SqliteCollectionStore(directory, create_with_config=config)
+            except BaseException:
+                shutil.rmtree(directory, ignore_errors=True)
+                raise
+
+    def replace_collection(self, name: str, staged: CollectionStore, aliases: dict[str, str]) -> None:
+        """One root transaction (``synchronous=FULL``) points ``name`` at the staged directory and
+        rewrites the alias table; the old directory is removed afterwards. The caller makes the
+        staged store durable first (a checkpoint commits with ``synchronous=FULL``)."""
+        if not isinstance(staged, SqliteCollectionStore):
+            raise TypeError(f"expected a store from stage_collection(), got {type(staged).__name__}")
+        with self._lock, sqlite_errors(self.root_db):
+            conn = self._db()
+            old_dir = self._dir_of(name)
+            fsync_dir(self._collections_dir)
+            conn.execute("BEGIN")
+            try:
+                if old_dir is None:
+                    conn.execute("INSERT INTO collections(name, dir) VALUES (?, ?)", (name, staged.directory.name))
+                else:
+                    conn.execute("UPDATE collections SET dir = ? WHERE name = ?", (staged.directory.name, name))
+                conn.execute("DELETE FROM aliases")
+                conn.executemany("INSERT INTO aliases(alias, collection) VALUES (?, ?)", list(aliases.items()))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            old = self._stores.pop(name, None)
+            self._stores[name] = staged
+            if old is not None:
+                old.close()
+            if old_dir is not None:
+                shutil.rmtree(old_dir, ignore_errors=True)
+                fsync_dir(self._collections_dir)
+
+    def discard_staged_collection(self, staged: CollectionStore) -> None:
+        staged.close()
+        directory = getattr(staged, "directory", None)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
 
     # -- lifetime -------------------------------------------------------------------------------
     def close(self) -> None:

@@ -1,0 +1,81 @@
+"""The collection snapshot format: names, version, and the rules a reader enforces.
+
+A snapshot is a plain (uncompressed) POSIX tar archive, like Qdrant's, holding a logical copy
+of one collection. ``docs/snapshots.md`` is the reference; the entries, in archive order:
+
+    manifest.json                  format name + version, collection name, creation time, counts,
+                                   vector and index descriptions, and the size and SHA-256 of
+                                   every other entry. Always the first entry.
+    config.json                    the collection config (``models.CollectionConfig`` JSON)
+    payload_index.json             {field: payload schema}: PayloadSchemaType value or *IndexParams
+    aliases.json                   ["alias", ...]: the aliases pointing at the collection
+    points/ids.json                [id, ...] in row order: unsigned 64-bit ints, canonical UUIDs
+    points/payloads.json           [payload, ...] aligned with ids ({} = no payload)
+    vectors/dense-<k>.npy          float32 little-endian C-order matrix [points, dim]; row i is
+                                   the vector of point i (zeros where absent)
+    vectors/dense-<k>.present.npy  bool [points]: which rows hold a vector
+
+``<k>`` numbers the vector names; the manifest maps names (any string, "" = unnamed) to files.
+
+Room to grow, without breaking this version's readers:
+
+* Vector kinds: the manifest's ``vectors`` says each name's ``kind``. Version 1 writes only
+  ``dense``. Sparse vectors (``vectors/sparse-<k>.{indptr,indices,values}.npy``, CSR rows
+  aligned with ids) and multivectors (``vectors/multi-<k>.{offsets,data}.npy``) will be new
+  kinds. A reader refuses a kind it does not know: ignoring it would lose data.
+* Index files: the manifest's ``indexes`` lists index files under ``index/`` (e.g. an HNSW
+  graph of one vector name, with the parameters and the data it was built from). Indexes are
+  a cache: a reader verifies their checksums, loads the kinds it knows when they match the
+  data, and rebuilds (or ignores) the rest. Version 1 writes none.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from ..errors import BadRequest
+
+FORMAT_NAME = "qdrant-sdk/collection-snapshot"
+FORMAT_VERSION = 1
+
+MANIFEST = "manifest.json"
+CONFIG = "config.json"
+PAYLOAD_INDEX = "payload_index.json"
+ALIASES = "aliases.json"
+IDS = "points/ids.json"
+PAYLOADS = "points/payloads.json"
+INDEX_DIR = "index/"
+
+SNAPSHOT_SUFFIX = ".snapshot"
+CHECKSUM_SUFFIX = ".checksum"
+
+# Files a Qdrant server writes into its (binary, segment-based) collection snapshots.
+QDRANT_NATIVE_FILES = ("version.info", "shard_config.json", "replica_state.json", "segment.json")
+
+
+class InvalidSnapshot(BadRequest):
+    """The file is not a snapshot this engine can restore; nothing was changed."""
+
+
+def dense_entries(k: int) -> tuple[str, str]:
+    """(matrix entry, presence entry) of the ``k``-th dense vector name."""
+    return f"vectors/dense-{k}.npy", f"vectors/dense-{k}.present.npy"
+
+
+def check_member_name(name: str) -> None:
+    """Refuse archive entry names that could escape a target directory if ever unpacked."""
+    if not name or "\0" in name or "\\" in name:
+        raise InvalidSnapshot(f"Invalid snapshot: archive entry {name!r} has an invalid name")
+    if name.startswith("/") or posixpath.isabs(name) or (len(name) > 1 and name[1] == ":"):
+        raise InvalidSnapshot(f"Invalid snapshot: archive entry {name!r} is an absolute path")
+    if ".." in name.split("/"):
+        raise InvalidSnapshot(f"Invalid snapshot: archive entry {name!r} escapes the target directory")
+
+
+def looks_qdrant_native(names: list[str]) -> bool:
+    """Whether archive entry names look like a Qdrant server's own collection snapshot."""
+    for name in names:
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if parts and (parts[-1] in QDRANT_NATIVE_FILES or "segments" in parts[:-1]):
+            return True
+    return False
