@@ -24,6 +24,7 @@ import numpy as np
 from sdk import models
 
 from .collection import Collection
+from .engine_snapshots import SnapshotOperations
 from .errors import AlreadyExists, BadRequest, NotFound, Unsupported
 from .storage.base import Storage
 from .storage.memory import MemoryStorage
@@ -56,7 +57,7 @@ def _merge(base: dict, diff: Any) -> dict:
     return out
 
 
-class Engine:
+class Engine(SnapshotOperations):
     def __init__(self, storage: Storage | None = None) -> None:
         self._storage = storage or MemoryStorage()
         self._lock = threading.RLock()
