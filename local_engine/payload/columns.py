@@ -107,6 +107,24 @@ class EntryBuffer:
         self.n_dead += stop - start
         self._start[doc] = self._stop[doc] = 0
 
+    def load(self, owners: np.ndarray, fields: list[np.ndarray], n_docs: int) -> None:
+        """Bulk-fill an empty buffer: ``owners`` (field 0) is non-decreasing, so every document's
+        rows are one range (rule 2). ``fields`` are the other fields, in order."""
+        assert self.n == 0 and not self._staged and not self._start
+        n = len(owners)
+        cap = max(16, n)
+        self._bufs = [_grown(np.asarray(a, dtype=dt), cap, n) for a, dt in zip([owners, *fields], self._dtypes)]
+        self._alive = np.ones(cap, dtype=bool)
+        self.n = n
+        start = np.zeros(n_docs, dtype=np.int64)
+        stop = np.zeros(n_docs, dtype=np.int64)
+        if n:
+            docs, first = np.unique(owners, return_index=True)
+            start[docs] = first
+            stop[docs] = np.append(first[1:], n)
+        self._start = start.tolist()
+        self._stop = stop.tolist()
+
     # -- reads --
 
     def flush(self) -> bool:
@@ -186,6 +204,8 @@ class Column:
         self._code: dict[str, int] = {}
         self.bigints: list[int] = []
         self.n_fix = 0  # entries ever added with an inexact float value
+        self.epoch = 0  # bumped when the value rows are renumbered (compaction)
+        self.dict_epoch = 0  # bumped when string codes are renumbered
         self._dt_micros = np.empty(0, dtype=np.int64)
         self._dt_ok = np.empty(0, dtype=bool)
         self._tokens: list[list[str]] = []
@@ -194,9 +214,130 @@ class Column:
     # -- maintenance --
 
     def build(self, docs: list) -> None:
-        for doc_id, doc in enumerate(docs):
-            if doc:
-                self.add(doc_id, doc)
+        """First pass over every document: one Python loop to collect the raw values, then the
+        rows are typed in bulk (``_bulk_values``) instead of tuple by tuple."""
+        path = self.path
+        n_docs = len(docs)
+        if len(path) == 1 and type(path[0]) is str:
+            key = path[0]
+            # documents are dicts or None (domains.py)
+            raw_owner = [i for i, d in enumerate(docs) if d and key in d]
+            raw_values = [docs[i][key] for i in raw_owner]
+            if not any(type(r) is list for r in raw_values):
+                # scalars only (the common case): one value per raw value
+                fields = self._bulk_values(raw_owner, raw_values)
+                null = fields[0] == NULL
+                owner_arr = np.array(raw_owner, dtype=np.int64)
+                self.raws.load(owner_arr, [(~null).astype(np.int64), null, null.copy()], n_docs)
+                self.values.load(owner_arr, fields, n_docs)
+                return
+            found = list(zip(raw_owner, raw_values))
+        else:
+            found = [(i, r) for i, d in enumerate(docs) if d for r in resolve(d, path)]
+        raw_owner = []
+        raw_count: list[int] = []
+        raw_null: list[bool] = []
+        raw_empty: list[bool] = []
+        owners: list[int] = []
+        values: list = []
+        for doc_id, raw in found:
+            if type(raw) is list:
+                raw_owner.append(doc_id)
+                raw_count.append(len(raw))
+                raw_null.append(any(v is None for v in raw))
+                raw_empty.append(not raw)
+                owners.extend([doc_id] * len(raw))
+                values.extend(raw)
+            else:
+                null = raw is None
+                raw_owner.append(doc_id)
+                raw_count.append(0 if null else 1)
+                raw_null.append(null)
+                raw_empty.append(null)
+                owners.append(doc_id)
+                values.append(raw)
+        self.raws.load(
+            np.array(raw_owner, dtype=np.int64),
+            [np.array(raw_count, dtype=np.int64), np.array(raw_null, dtype=bool), np.array(raw_empty, dtype=bool)],
+            n_docs,
+        )
+        self.values.load(np.array(owners, dtype=np.int64), self._bulk_values(owners, values), n_docs)
+
+    def _bulk_values(self, owners: list[int], values: list) -> list[np.ndarray]:
+        """The value-table fields (kind, num, ival, scode, lat, lon, fix) of ``values``, typed by
+        groups: strings, ints, floats and bools in numpy; anything else through ``_row``."""
+        n = len(values)
+        kind = np.full(n, OTHER, dtype=np.int8)
+        num = np.full(n, _NAN)
+        ival = np.zeros(n, dtype=np.int64)
+        scode = np.full(n, -1, dtype=np.int64)
+        lat = np.full(n, _NAN)
+        lon = np.full(n, _NAN)
+        fix = np.zeros(n, dtype=bool)
+        types = set(map(type, values))
+        if types == {str}:
+            kind[:] = STR
+            scode[:] = self._encode_all(values)
+            return [kind, num, ival, scode, lat, lon, fix]
+        if types == {int}:
+            try:
+                ints = np.array(values, dtype=np.int64)
+            except OverflowError:
+                ints = None
+            if ints is not None and not np.any(np.abs(ints) > 2**53):
+                kind[:] = INT
+                ival[:] = ints
+                num[:] = ints
+                return [kind, num, ival, scode, lat, lon, fix]
+        s_pos, s_val, i_pos, i_val, f_pos, f_val, b_pos, b_val, n_pos, o_pos = ([] for _ in range(10))
+        for i, v in enumerate(values):
+            t = type(v)
+            if t is str:
+                s_pos.append(i)
+                s_val.append(v)
+            elif t is int:
+                i_pos.append(i)
+                i_val.append(v)
+            elif t is float:
+                f_pos.append(i)
+                f_val.append(v)
+            elif t is bool:
+                b_pos.append(i)
+                b_val.append(v)
+            elif v is None:
+                n_pos.append(i)
+            else:
+                o_pos.append(i)
+        if s_pos:
+            kind[s_pos] = STR
+            scode[s_pos] = self._encode_all(s_val)
+        if f_pos:
+            kind[f_pos] = FLOAT
+            num[f_pos] = f_val
+        if b_pos:
+            kind[b_pos] = BOOL
+            ival[b_pos] = b_val
+        if n_pos:
+            kind[n_pos] = NULL
+        if i_pos:
+            try:
+                ints = np.array(i_val, dtype=np.int64)
+            except OverflowError:  # integers beyond int64: the slow path handles them
+                o_pos.extend(i_pos)
+            else:
+                kind[i_pos] = INT
+                ival[i_pos] = ints
+                num[i_pos] = ints
+                big = np.flatnonzero(np.abs(ints) > 2**53)
+                for j in big.tolist():  # float64 image may be inexact (rule 6)
+                    v = i_val[j]
+                    if float(v) != v:
+                        fix[i_pos[j]] = True
+                        self.n_fix += 1
+        for i in o_pos:
+            row = self._row(owners[i], values[i])
+            kind[i], num[i], ival[i], scode[i], lat[i], lon[i], fix[i] = row[1:]
+        return [kind, num, ival, scode, lat, lon, fix]
 
     def replace(self, doc_id: int, doc: Any) -> None:
         self.values.kill(doc_id)
@@ -230,6 +371,7 @@ class Column:
 
     def flush(self) -> None:
         if self.values.flush():
+            self.epoch += 1
             self._after_compaction()
         self.raws.flush()
 
@@ -248,6 +390,7 @@ class Column:
         self.strings = [self.strings[c] for c in used.tolist()]
         self._code = {s: i for i, s in enumerate(self.strings)}
         scode[is_str] = new_codes
+        self.dict_epoch += 1
         self._dt_micros = np.empty(0, dtype=np.int64)
         self._dt_ok = np.empty(0, dtype=bool)
         self._tokens, self._token_sets = [], []
@@ -287,6 +430,14 @@ class Column:
             return (owner, INT, f, v, -1, _NAN, _NAN, not exact)
         self.bigints.append(v)
         return (owner, BIGINT, f, len(self.bigints) - 1, -1, _NAN, _NAN, not exact)
+
+    def _encode_all(self, strings: list[str]) -> list[int]:
+        code, known = self._code, self.strings
+        for s in dict.fromkeys(strings):  # first-seen order keeps codes deterministic
+            if s not in code:
+                code[s] = len(known)
+                known.append(s)
+        return list(map(code.__getitem__, strings))
 
     def _encode(self, s: str) -> int:
         code = self._code.get(s)
