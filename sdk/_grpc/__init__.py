@@ -1,0 +1,1 @@
+"""gRPC: generated stubs (tools/gen_protos.py) and conversions between sdk.models and protobuf."""
