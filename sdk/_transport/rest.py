@@ -339,6 +339,8 @@ def retry_delay(policy: RetryPolicy, prepared: Prepared, attempt: int, response:
 
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+_sleep = time.sleep          # module-level, so tests can record backoff instead of waiting
+_asleep = asyncio.sleep
 
 
 def failure_delay(policy: RetryPolicy, prepared: Prepared, attempt: int, exc: Exception) -> Optional[float]:
@@ -408,6 +410,14 @@ def _client_kwargs(location: Location, options: RemoteOptions) -> dict:
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
+def _sync_http_transport(kwargs: dict) -> httpx.BaseTransport:
+    return httpx.HTTPTransport(http2=kwargs["http2"], limits=kwargs["limits"], socket_options=_SOCKET_OPTIONS)
+
+
+def _async_http_transport(kwargs: dict) -> httpx.AsyncBaseTransport:
+    return httpx.AsyncHTTPTransport(http2=kwargs["http2"], limits=kwargs["limits"], socket_options=_SOCKET_OPTIONS)
+
+
 def _request_timeout(client_timeout: httpx.Timeout, prepared: Prepared) -> Any:
     if prepared.timeout is None:
         return httpx.USE_CLIENT_DEFAULT
@@ -427,9 +437,7 @@ class RestTransport:
         self._policy = _policy_from(options)
         self._token = options.auth_token_provider
         kwargs = _client_kwargs(location, options)
-        transport = httpx.HTTPTransport(
-            http2=kwargs["http2"], limits=kwargs["limits"], socket_options=_SOCKET_OPTIONS
-        )
+        transport = _sync_http_transport(kwargs)
         self._timeout = kwargs["timeout"]
         self._http = httpx.Client(
             headers=kwargs["headers"], timeout=self._timeout, transport=transport, follow_redirects=False
@@ -459,12 +467,12 @@ class RestTransport:
                 delay = failure_delay(self._policy, prepared, attempt, exc)
                 if delay is None:
                     raise transport_error(exc, prepared.url) from exc
-                time.sleep(delay)
+                _sleep(delay)
                 attempt += 1
                 continue
             delay = retry_delay(self._policy, prepared, attempt, response)
             if delay is not None:
-                time.sleep(delay)
+                _sleep(delay)
                 attempt += 1
                 continue
             return parse_response(prepared, response.status_code, response.content, response.reason_phrase)
@@ -482,9 +490,7 @@ class AsyncRestTransport:
         self._policy = _policy_from(options)
         self._token = options.auth_token_provider
         kwargs = _client_kwargs(location, options)
-        transport = httpx.AsyncHTTPTransport(
-            http2=kwargs["http2"], limits=kwargs["limits"], socket_options=_SOCKET_OPTIONS
-        )
+        transport = _async_http_transport(kwargs)
         self._timeout = kwargs["timeout"]
         self._http = httpx.AsyncClient(
             headers=kwargs["headers"], timeout=self._timeout, transport=transport, follow_redirects=False
@@ -512,12 +518,12 @@ class AsyncRestTransport:
                 delay = failure_delay(self._policy, prepared, attempt, exc)
                 if delay is None:
                     raise transport_error(exc, prepared.url) from exc
-                await asyncio.sleep(delay)
+                await _asleep(delay)
                 attempt += 1
                 continue
             delay = retry_delay(self._policy, prepared, attempt, response)
             if delay is not None:
-                await asyncio.sleep(delay)
+                await _asleep(delay)
                 attempt += 1
                 continue
             return parse_response(prepared, response.status_code, response.content, response.reason_phrase)
