@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .columns import Column, EntryBuffer
-from .json_path import Path, resolve
+from .json_path import ALL, Path, resolve
 
 _REBUILD_MIN_DEAD = 256
 
@@ -31,6 +31,9 @@ class Domain:
         self.docs: list = []  # document id -> dict, or None / {} for no document
         self.columns: dict[Path, Column] = {}
         self.nested: dict[Path, NestedDomain] = {}
+        # JSON path of this domain's documents from the top (`arr[]` for nested `arr`): a column
+        # `x` here is the top-level path `prefix + x`, which is how payload indexes are named
+        self.prefix: Path = ()
 
     @property
     def size(self) -> int:
@@ -61,7 +64,7 @@ class Domain:
     def nested_domain(self, path: Path) -> NestedDomain:
         sub = self.nested.get(path)
         if sub is None:
-            sub = self.nested[path] = NestedDomain(path)
+            sub = self.nested[path] = NestedDomain(path, self.prefix + tuple(path) + (ALL,))
             sub.build(self.docs)
         sub.elements.flush()
         return sub
@@ -70,9 +73,10 @@ class Domain:
 class NestedDomain(Domain):
     """Object elements of the arrays at ``path`` in the parent's documents."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, prefix: Path = ()) -> None:
         super().__init__()
         self.path = path
+        self.prefix = prefix
         # one row per element id (never compacted, so row index == element id): its owner
         self.elements = EntryBuffer((np.int64,), compactable=False)
 

@@ -60,10 +60,17 @@ class FilterContext(Protocol):
 
 
 class Evaluator:
-    """Evaluates one filter; ``n`` is the mask length of the domain being evaluated."""
+    """Evaluates one filter; ``n`` is the mask length of the domain being evaluated.
 
-    def __init__(self, ctx: FilterContext) -> None:
+    ``indexes`` maps top-level JSON paths to payload indexes (indexes.py). A field condition of
+    the top domain that an index answers gets the index's answer; inside ``nested`` only text
+    conditions consult the index of the full path, for its tokenizer (Qdrant's per-point check).
+    """
+
+    def __init__(self, ctx: FilterContext, indexes: dict | None = None, top: Domain | None = None) -> None:
         self.ctx = ctx
+        self.indexes = indexes or {}
+        self.top = top
 
     # ---- boolean structure ----
 
@@ -136,8 +143,19 @@ class Evaluator:
     # ---- field conditions ----
 
     def field(self, c: Any, dom: Domain, n: int) -> np.ndarray:
-        col = dom.column(parse_path(c.key))
+        path = parse_path(c.key)
+        col = dom.column(path)
         part = field_part(c)
+        index = self.indexes.get(dom.prefix + path) if self.indexes else None
+        if index is not None:
+            if dom is self.top:
+                answer = index.condition_mask(c, part, col, n)
+                if answer is not None:
+                    return answer
+            elif part == "match" and index.type == "text":
+                hits = index.nested_text(c.match, col)
+                if hits is not None:
+                    return _owners_of(col, hits, n)
         if part == "values_count":
             return _values_count(col, c.values_count, n)
         if part == "is_empty":

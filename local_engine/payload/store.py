@@ -1,22 +1,40 @@
-"""``PayloadStore``: the payloads of one collection's points, and filters over them.
+"""``PayloadStore``: the payloads of one collection's points, filters, and payload indexes.
 
 Points are addressed by the collection's integer *offset*. Every write builds a new payload
 dict (never mutating the stored one in place) and hands it to the top ``Domain``, which keeps
-the value columns that filters have asked for in step (see columns.py / domains.py).
+the value columns that filters have asked for in step (see columns.py / domains.py). A payload
+index is a view over its field's column (indexes.py), so writes reach indexes through the same
+path and nothing else has to be told about them.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from ..errors import BadRequest
 from . import mutate
-from .conditions import check_filter
+from .conditions import check_filter, field_part
+from .datetimes import to_micros
 from .domains import Domain
-from .filters import Evaluator, FilterContext
+from .estimate import Estimator, exact
+from .filters import Evaluator, FilterContext, _is_empty, _is_null
+from .indexes import FACET_TYPES, RANGE_TYPES, FieldIndex
 from .json_path import parse_path
+from .schema import parse_schema
+
+ORDER_BY_ERROR = (
+    "No range index for `order_by` key: `{key}`. Please create one to use `order_by`. Check "
+    "https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas "
+    "support Range conditions"
+)
+FACET_ERROR = (
+    "No appropriate index for faceting: `{key}`. Please create one to facet on this field. Check "
+    "https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas "
+    "support Match conditions"
+)
 
 
 class PayloadStore:
@@ -24,6 +42,8 @@ class PayloadStore:
 
     def __init__(self) -> None:
         self._domain = Domain()
+        self._indexes: dict[tuple, FieldIndex] = {}  # parsed path -> index
+        self._schemas: dict[tuple, tuple[str, Any]] = {}  # parsed path -> (field name, schema as given)
 
     # ---- reads ----
 
@@ -141,8 +161,162 @@ class PayloadStore:
         check_filter(flt)
         # evaluate over every offset the store knows, so entry owners index safely, then cut
         n = max(size, self._domain.size)
-        mask = Evaluator(ctx).filter(flt, self._domain, n, top=True)
+        mask = Evaluator(ctx, self._indexes, self._domain).filter(flt, self._domain, n, top=True)
         return mask[:size]
+
+    # ---- payload indexes ----
+
+    def create_index(self, field: str, schema: Any) -> None:
+        """Index ``field`` (a JSON path) with ``schema``: a PayloadSchemaType value or name, a
+        ``*IndexParams`` model, or its dict form. Replaces an index already on that field.
+        BadRequest for a malformed schema, Unsupported for parameters this engine lacks."""
+        spec = parse_schema(schema)
+        path = parse_path(field)
+        index = FieldIndex(spec, field, path)
+        index.sync(self._domain.column(path))  # build now rather than on the first query
+        self._indexes[path] = index
+        self._schemas[path] = (field, schema)
+
+    def drop_index(self, field: str) -> None:
+        """Remove the index on ``field`` (no-op when there is none)."""
+        path = parse_path(field)
+        self._indexes.pop(path, None)
+        self._schemas.pop(path, None)
+
+    def indexed_fields(self) -> dict[str, Any]:
+        """field -> schema, as given to ``create_index``."""
+        return {name: schema for name, schema in self._schemas.values()}
+
+    def index_points(self, field: str) -> int:
+        """Number of points holding at least one value the field's index holds (payload_schema
+        ``points``); 0 when the field has no index."""
+        path = parse_path(field)
+        index = self._indexes.get(path)
+        if index is None:
+            return 0
+        return index.points(self._domain.column(path), self._domain.size)
+
+    def estimate_cardinality(self, flt: Any, ctx: FilterContext) -> tuple[int, int, int]:
+        """(min, expected, max) number of live points matching ``flt`` -- see estimate.py."""
+        points_count = getattr(ctx, "points_count", None)
+        total = int(points_count()) if callable(points_count) else int(ctx.size)
+        if flt is None:
+            return exact(total)
+        check_filter(flt)
+        return Estimator(ctx, total, lambda c, prefix: self._field_count(c, prefix, total)).filter(flt)
+
+    def _field_count(self, c: Any, prefix: tuple, total: int) -> int | None:
+        path = prefix + parse_path(c.key)
+        index = self._indexes.get(path)
+        if index is None:
+            return None
+        col = self._domain.column(path)
+        n = self._domain.size
+        part = field_part(c)
+        if part == "is_empty":
+            not_empty = n - int(_is_empty(col, n).sum())
+            return max(0, total - not_empty) if c.is_empty else not_empty
+        if part == "is_null":
+            null = int(_is_null(col, n).sum())
+            return null if c.is_null else max(0, total - null)
+        answer = index.condition_mask(c, part, col, n) if part is not None else None
+        return None if answer is None else int(answer.sum())
+
+    def _index_of(self, key: str, types: tuple, message: str) -> tuple[FieldIndex, Any]:
+        path = parse_path(key)
+        index = self._indexes.get(path)
+        usable = index is not None and index.type in types
+        if usable and index.type == "integer":
+            usable = index.spec.range if types is RANGE_TYPES else index.spec.lookup
+        if not usable:
+            raise BadRequest(message.format(key=key))
+        return index, self._domain.column(path)
+
+    def order_by(
+        self, key: str, direction: Any = "asc", start_from: Any = None, mask: np.ndarray | None = None,
+        limit: int | None = None,
+    ) -> tuple[np.ndarray, list]:
+        """Offsets (restricted to ``mask``) ordered by their indexed values of ``key``, with the
+        value each was ordered by (``order_value``). As Qdrant: needs an integer (range), float or
+        datetime index; a point appears once per distinct value; ``start_from`` is an inclusive
+        bound (a datetime or datetime string counts in µs); ties go by offset, ascending for
+        ``asc`` and descending for ``desc``; datetime values are reported as µs since the epoch."""
+        index, col = self._index_of(key, RANGE_TYPES, ORDER_BY_ERROR)
+        desc = str(getattr(direction, "value", direction) or "asc").lower() == "desc"
+        vals, owners, rows = index.order_view(col)
+        keep = np.ones(len(rows), dtype=bool)
+        live = col.values.live()
+        if live is not None:
+            keep &= live[rows]
+        if mask is not None:
+            keep &= _fit(np.asarray(mask, dtype=bool), self._domain.size)[owners]
+        if start_from is not None:
+            keep &= _from_bound(vals, start_from, desc)
+        vals, owners = vals[keep], owners[keep]
+        if len(vals) > 1:  # the same value twice in one point counts once
+            dup = np.r_[False, (vals[1:] == vals[:-1]) & (owners[1:] == owners[:-1])]
+            if dup.any():
+                vals, owners = vals[~dup], owners[~dup]
+        if desc:
+            vals, owners = vals[::-1], owners[::-1]
+        if limit is not None:
+            vals, owners = vals[:limit], owners[:limit]
+        return owners.astype(np.int64), vals.tolist()
+
+    def facet(self, key: str, mask: np.ndarray | None = None, limit: int = 10, exact: bool = False) -> list[tuple[Any, int]]:
+        """Top ``limit`` (value, number of points) of ``key`` among the offsets in ``mask``, by
+        count descending then value ascending. Needs a keyword, integer (lookup), bool or uuid
+        index; a point counts once per distinct value. Counts are always exact here (``exact``
+        only matters for Qdrant's sampling on huge value sets)."""
+        index, col = self._index_of(key, FACET_TYPES, FACET_ERROR)
+        if limit is not None and limit <= 0:
+            return []
+        owners, keys = index.facet_keys(col)
+        if mask is not None:
+            sel = _fit(np.asarray(mask, dtype=bool), self._domain.size)[owners]
+            owners, keys = owners[sel], keys[sel]
+        if len(owners) > 1:
+            same = owners[1:] == owners[:-1]  # rows of one point are adjacent (columns.py)
+            if same.any():
+                multi = np.r_[same, False] | np.r_[False, same]
+                pairs = np.unique(np.stack((owners[multi], keys[multi]), axis=1), axis=0)
+                keys = np.concatenate((keys[~multi], pairs[:, 1]))
+        uniq, counts = np.unique(keys, return_counts=True)
+        if index.type in ("keyword", "uuid"):
+            order_key = [index.facet_value(int(k), col) for k in uniq.tolist()]
+            ranked = sorted(range(len(uniq)), key=lambda i: (-counts[i], order_key[i]))
+        else:  # numeric keys: np.unique sorted them already, a stable sort keeps ties ascending
+            ranked = np.argsort(-counts, kind="stable").tolist()
+        if limit is not None:
+            ranked = ranked[:limit]
+        return [(index.facet_value(int(uniq[i]), col), int(counts[i])) for i in ranked]
+
+
+def _fit(mask: np.ndarray, n: int) -> np.ndarray:
+    """``mask`` cut or padded (False) to length ``n``."""
+    if len(mask) == n:
+        return mask
+    out = np.zeros(n, dtype=bool)
+    k = min(n, len(mask))
+    out[:k] = mask[:k]
+    return out
+
+
+def _from_bound(vals: np.ndarray, start: Any, desc: bool) -> np.ndarray:
+    """Rows whose value is at or after ``start`` in the scroll direction, compared as Qdrant's
+    OrderValue (exact int/float comparison; a datetime start is an int of µs)."""
+    if isinstance(start, bool) or not isinstance(start, (int, float)):
+        start = to_micros(start)  # datetime, date or datetime string; BadRequest otherwise
+    if isinstance(start, float) and start != start:  # NaN sorts above every value
+        return np.full(len(vals), desc)
+    if vals.dtype.kind == "i" and isinstance(start, float):
+        # v >= f  <=>  v >= ceil(f) for integers (and v <= f <=> v <= floor(f))
+        if start in (float("inf"), float("-inf")):
+            return np.full(len(vals), (start < 0) != desc)
+        start = math.floor(start) if desc else math.ceil(start)
+    elif vals.dtype.kind == "f" and isinstance(start, int):
+        start = float(start)
+    return vals <= start if desc else vals >= start
 
 
 def _selector_keys(selector: Any, name: str) -> list | None:
