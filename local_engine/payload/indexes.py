@@ -23,7 +23,8 @@ The rules (everything that makes an indexed answer differ from an unindexed one 
    condition on the field is answered from the payload exactly as without an index:
      keyword   match value/any/except with strings, prefix
      integer   lookup: match value/any/except with integers;  range: every range (numeric or
-               datetime bounds, compared in i64 after ceil/floor of fractional bounds)
+               datetime bounds, compared in i64 after ceil/floor of fractional bounds; bounds
+               beyond i64 saturate, so `lt: 1e300` excludes i64::MAX)
      float     every range (datetime bounds as µs through Rust's u128 -> f64 cast)
      datetime  every range (numeric bounds are µs since the epoch)
      bool      match value with a boolean
