@@ -8,6 +8,9 @@ Invariants (everything that changes them lives in this module):
   in memory. A rejected request changes nothing; a failed persist changes nothing in memory.
 * All writes and reads hold ``_lock``: one writer at a time, readers see whole batches.
 * Reads never loop over points in Python: candidate sets are numpy masks, scoring is numpy.
+* Vector indexes (``self._indexes``, see local_engine/index) follow every applied write before
+  the write returns, so a search never sees a stale graph; which path answers a query is the
+  planner's choice (``index.planner``), and scores are always the exact ones.
 """
 
 from __future__ import annotations
@@ -23,10 +26,16 @@ from sdk import models
 
 from .errors import BadRequest, NotFound, Unsupported
 from .ids import normalize_id
+from .index import IndexSettings, plan_search, resolve
+from .index.maintainer import VectorIndexes
 from .payload import PayloadStore
 from .points_input import PointBatch, parse_points
 from .storage.base import CollectionStore, LoadedPoints, PointRecord
-from .vectors import DenseVectors, passes_threshold, top_k
+from sdk.models._fast import fast_construct
+
+from .vectors import DenseVectors
+
+_SCORED_FIELDS = frozenset(("id", "version", "score", "payload", "vector", "shard_key", "order_value"))
 
 
 class Collection:
@@ -51,6 +60,8 @@ class Collection:
             name: DenseVectors(params.size, _enum_value(params.distance))
             for name, params in self.vector_params().items()
         }
+        self._indexes = VectorIndexes(self._dense, self._index_settings())
+        self._last_plan = None                      # the planner's last decision (tests, benchmarks)
 
     # -- configuration ----------------------------------------------------------------------
     def vector_params(self) -> dict[str, models.VectorParams]:
@@ -60,6 +71,22 @@ class Collection:
         if isinstance(vectors, dict):
             return dict(vectors)
         return {"": vectors}
+
+    def _index_settings(self) -> dict[str, IndexSettings]:
+        return {
+            name: resolve(self.config, params, _enum_value(params.distance), params.size)
+            for name, params in self.vector_params().items()
+        }
+
+    def reconfigure_indexes(self) -> None:
+        """The config changed (update_collection): graphs whose parameters changed are rebuilt."""
+        with self._lock:
+            self._indexes.reconfigure(self._index_settings(), self._size)
+
+    def index_status(self) -> tuple[int, bool]:
+        """(indexed_vectors_count, green): vectors held by graphs; False while a build is pending."""
+        with self._lock:
+            return self._indexes.indexed_vectors_count, self._indexes.green
 
     def _dims(self) -> dict[str, int]:
         return {name: vec.dim for name, vec in self._dense.items()}
@@ -138,18 +165,21 @@ class Collection:
         dead = np.flatnonzero(~self._alive[:size])
         for vec in self._dense.values():
             vec.clear(dead)
+        self._indexes.load(self._store, size, offsets, loaded.seqs)
 
     def checkpoint_if_needed(self) -> None:
         if self._store.wants_checkpoint():
             self._store.checkpoint(
                 {name: (vec.data[: self._size], vec.present[: self._size]) for name, vec in self._dense.items()}
             )
+            self._indexes.save(self._store, self._size)
 
     def close(self) -> None:
         with self._lock:
             self._store.checkpoint(
                 {name: (vec.data[: self._size], vec.present[: self._size]) for name, vec in self._dense.items()}
             )
+            self._indexes.save(self._store, self._size)
             self._store.close()
 
     # -- filter context (local_engine.payload.FilterContext) ------------------------------------
@@ -238,6 +268,7 @@ class Collection:
         self._alive[offsets] = True
         self._versions[offsets] = op_id
         self._order_cache = None
+        self._indexes.after_upsert(offsets, self._size)
         self.checkpoint_if_needed()
 
     def delete(self, selector: Any, op_id: int) -> None:
@@ -254,6 +285,7 @@ class Collection:
             for vec in self._dense.values():
                 vec.clear(offsets)
             self._order_cache = None
+            self._indexes.after_delete(offsets, self._size)
 
     def update_payloads(self, selector: Any, op_id: int, mutate) -> None:
         """Apply ``mutate(payload_store, offset)`` to every selected point, atomically.
@@ -335,20 +367,34 @@ class Collection:
             return records, next_id
 
     def search(self, query: np.ndarray, using: str, flt: Any, limit: int, offset: int,
-               score_threshold: float | None, with_payload: Any, with_vectors: Any) -> list[models.ScoredPoint]:
+               score_threshold: float | None, with_payload: Any, with_vectors: Any,
+               params: Any = None) -> list[models.ScoredPoint]:
+        """Nearest neighbours of ``query`` among the points with vector ``using`` that match
+        ``flt``; ``params`` is a ``SearchParams`` (hnsw_ef, exact, indexed_only) or None."""
         with self._lock:
             vec = self._dense_for(using)
             q = vec.prepare_query(query)
-            mask = self._matching_mask(flt) & vec.present[: self._size]
-            cand = np.flatnonzero(mask)
-            scores = vec.scores(q, cand)
-            keep = passes_threshold(scores, score_threshold, vec.distance)
-            if keep is not None:
-                cand, scores = cand[keep], scores[keep]
-            best = top_k(scores, offset + limit, vec.distance)[offset:]
-            return [
-                self._make_scored(int(cand[i]), float(scores[i]), with_payload, with_vectors) for i in best
-            ]
+            size = self._size
+            mask = None
+            if flt is not None:
+                # A point holding the vector is alive (deletes clear vectors), so no alive mask.
+                self._payloads.check_filter_schema(flt)
+                mask = self._payloads.evaluate(flt, self) & vec.present_mask(size)
+            indexes = self._indexes
+            if indexes.is_pending(using):
+                indexes.ensure_ready(size)
+            plan = plan_search(
+                vec, indexes.graph_for(using), indexes.settings[using], q, mask, size, offset + limit,
+                hnsw_ef=getattr(params, "hnsw_ef", None),
+                exact=bool(getattr(params, "exact", False)),
+                indexed_only=bool(getattr(params, "indexed_only", False)),
+                score_threshold=score_threshold,
+                graph_pending=indexes.is_pending(using),
+            )
+            self._last_plan = plan
+            offs = plan.offsets[offset:].tolist()
+            scores = plan.scores[offset:].tolist()
+            return [self._make_scored(o, s, with_payload, with_vectors) for o, s in zip(offs, scores)]
 
     def ordered_by_id(self, flt: Any, limit: int, offset: int, with_payload: Any, with_vectors: Any):
         """``query_points`` without a query: points in id order, score 0."""
@@ -388,15 +434,15 @@ class Collection:
         )
 
     def _make_scored(self, off: int, score: float, with_payload: Any, with_vectors: Any) -> models.ScoredPoint:
-        return models.ScoredPoint.model_construct(
-            id=self._ext_ids[off],
-            version=int(self._versions[off]),
-            score=score,
-            payload=self._payloads.select(self._payloads.get(off), with_payload),
-            vector=self._vectors_of(off, with_vectors),
-            shard_key=None,
-            order_value=None,
-        )
+        return fast_construct(models.ScoredPoint, {
+            "id": self._ext_ids[off],
+            "version": int(self._versions[off]),
+            "score": score,
+            "payload": None if with_payload is False else self._payloads.select(self._payloads.get(off), with_payload),
+            "vector": self._vectors_of(off, with_vectors),
+            "shard_key": None,
+            "order_value": None,
+        }, _SCORED_FIELDS)
 
     # -- info ----------------------------------------------------------------------------------------------
     def points_count(self) -> int:

@@ -132,6 +132,7 @@ class Engine(SnapshotOperations):
         collection = self._get(collection_name)
         with collection._lock:
             count = collection.points_count()
+            indexed, green = collection.index_status()
             schema = {}
             for field, spec in collection.payload_schema.items():
                 data_type, params = _schema_type(spec)
@@ -139,10 +140,10 @@ class Engine(SnapshotOperations):
                     data_type=data_type, params=params, points=collection.field_points(field)
                 )
             return models.CollectionInfo(
-                status=models.CollectionStatus.GREEN,
+                status=models.CollectionStatus.GREEN if green else models.CollectionStatus.YELLOW,
                 optimizer_status="ok",
                 warnings=[],
-                indexed_vectors_count=0,
+                indexed_vectors_count=indexed,
                 points_count=count,
                 segments_count=1,
                 config=collection.config.model_copy(deep=True),
@@ -189,6 +190,7 @@ class Engine(SnapshotOperations):
             except BaseException:
                 collection.config = old
                 raise
+            collection.reconfigure_indexes()  # hnsw_config / indexing_threshold changes take effect now
             return True
 
     def delete_collection(self, collection_name: str) -> bool:
@@ -370,7 +372,8 @@ class Engine(SnapshotOperations):
             return models.QueryResponse(points=points)
         vector = _dense_query(query)
         points = collection.search(
-            vector, body.using or "", body.filter, limit, offset, body.score_threshold, with_payload, with_vectors
+            vector, body.using or "", body.filter, limit, offset, body.score_threshold, with_payload, with_vectors,
+            body.params,
         )
         return models.QueryResponse(points=points)
 

@@ -23,6 +23,11 @@ Schema (``PRAGMA user_version = 1``)::
     other(offset INTEGER PRIMARY KEY, layout, data BLOB)           -- multivectors, sparse
     layouts(id INTEGER PRIMARY KEY, spec TEXT UNIQUE, first_seq)   -- see _vector_codec
     checkpoint(name TEXT PRIMARY KEY, rows, file, size, crc, present_file, present_size, present_crc)
+    blobs(key TEXT PRIMARY KEY, file, size, crc, watermark)        -- derived files (HNSW graphs)
+
+``blobs`` (added after format 1 shipped) is created on open when missing. Each row names a
+``blob-*.bin`` file published like a checkpoint (durable file first, then the synced row, old
+file deleted last) with the sequence-number watermark its contents reflect.
 
 ``ext_id`` holds an int id as a signed 64-bit value (ids >= 2**63 are stored minus 2**64 and
 restored on load) or a UUID as TEXT; the column's type tells which. ``payload`` is compact
@@ -37,6 +42,8 @@ import logging
 import os
 import sqlite3
 import threading
+import uuid
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -112,7 +119,15 @@ CREATE TABLE checkpoint(
     file TEXT NOT NULL, size INTEGER NOT NULL, crc INTEGER NOT NULL,
     present_file TEXT NOT NULL, present_size INTEGER NOT NULL, present_crc INTEGER NOT NULL
 );
+""" + """
+CREATE TABLE blobs(
+    key TEXT PRIMARY KEY, file TEXT NOT NULL, size INTEGER NOT NULL, crc INTEGER NOT NULL, watermark INTEGER NOT NULL
+);
 """
+_BLOBS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS blobs(key TEXT PRIMARY KEY, file TEXT NOT NULL, size INTEGER NOT NULL,"
+    " crc INTEGER NOT NULL, watermark INTEGER NOT NULL)"
+)
 
 _CORRUPTION_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
 
@@ -213,6 +228,11 @@ class SqliteCollectionStore(CollectionStore):
                 "SELECT name, rows, file, size, crc, present_file, present_size, present_crc FROM checkpoint"
             )
         }
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blobs'").fetchone() is None:
+            conn.execute(_BLOBS_TABLE)  # a store written before blobs existed
+        self._blobs: dict[str, tuple] = {
+            r[0]: r[1:] for r in conn.execute("SELECT key, file, size, crc, watermark FROM blobs")
+        }
         # Rows counts for wants_checkpoint(); computed lazily (load() fills them for free).
         self._live_rows: int | None = None
         self._tail_rows: int | None = None
@@ -223,8 +243,9 @@ class SqliteCollectionStore(CollectionStore):
         for rec in self._checkpoint.values():
             keep.add(rec[1])
             keep.add(rec[4])
+        keep.update(rec[0] for rec in self._blobs.values())
         for entry in os.listdir(self.directory):
-            if entry not in keep and (entry.startswith("ckpt-") or entry.endswith(".tmp")):
+            if entry not in keep and (entry.startswith(("ckpt-", "blob-")) or entry.endswith(".tmp")):
                 try:
                     os.remove(self.directory / entry)
                 except OSError:  # pragma: no cover - best effort
@@ -438,6 +459,58 @@ class SqliteCollectionStore(CollectionStore):
             out[name] = (matrix, present)
         return out
 
+    # -- blobs ----------------------------------------------------------------------------------
+    def save_blob(self, key: str, parts: Sequence[Any]) -> None:
+        with self._lock, sqlite_errors(self.db_path):
+            conn = self._db()
+            name = f"blob-{uuid.uuid4().hex[:16]}.bin"
+            path = self.directory / name
+            size, crc = _write_parts(path, parts)
+            fsync_dir(self.directory)
+            conn.execute("PRAGMA synchronous=FULL")  # the old file goes next: this row must survive power loss
+            try:
+                conn.execute("BEGIN")
+                try:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO blobs(key, file, size, crc, watermark) VALUES (?,?,?,?,?)",
+                        (key, name, size, crc, self._seq),
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    _remove_quietly(path)
+                    raise
+            finally:
+                conn.execute("PRAGMA synchronous=NORMAL")
+            old = self._blobs.get(key)
+            self._blobs[key] = (name, size, crc, self._seq)
+            if old is not None:
+                _remove_quietly(self.directory / old[0])
+
+    def load_blob(self, key: str) -> tuple[bytearray, int] | None:
+        with self._lock, sqlite_errors(self.db_path):
+            rec = self._blobs.get(key)
+            if rec is None:
+                return None
+            name, size, crc, watermark = rec
+            try:
+                return _read_verified(self.directory / name, size, crc), watermark
+            except StorageCorrupted as e:
+                log.warning("%s; forgetting blob %r (it is rebuilt from the points)", e.message, key)
+                self._forget_blob(key)
+                return None
+
+    def drop_blob(self, key: str) -> None:
+        with self._lock, sqlite_errors(self.db_path):
+            if key in self._blobs:
+                self._forget_blob(key)
+
+    def _forget_blob(self, key: str) -> None:
+        self._db().execute("DELETE FROM blobs WHERE key = ?", (key,))
+        rec = self._blobs.pop(key)
+        _remove_quietly(self.directory / rec[0])
+
     # -- loading --------------------------------------------------------------------------------
     def load(self) -> LoadedPoints:
         with self._lock, sqlite_errors(self.db_path):
@@ -508,7 +581,7 @@ class SqliteCollectionStore(CollectionStore):
             present &= valid
         return LoadedPoints(
             offsets=offsets, ext_ids=ext_ids, payloads=payloads, vectors=vectors, dense=dense,
-            next_offset=self._next_offset,
+            next_offset=self._next_offset, seqs=seqs,
         )
 
     def _load_points(self, conn: sqlite3.Connection) -> tuple[np.ndarray, list, np.ndarray, list]:
@@ -602,6 +675,44 @@ def _int_id(value: Any) -> int:
     if not 0 <= value < _TWO64:
         raise ValueError(f"point id {value} is outside [0, 2**64)")
     return value - _TWO64 if value >= _TWO63 else value
+
+
+def _write_parts(path: Path, parts: Sequence[Any]) -> tuple[int, int]:
+    """Write the concatenation of ``parts`` durably to ``path`` (temp file, fsync, rename).
+    Returns ``(size, crc32)``; the caller fsyncs the directory."""
+    tmp = path.with_name(path.name + ".tmp")
+    size, crc = 0, 0
+    try:
+        with open(tmp, "wb") as f:
+            for part in parts:
+                view = memoryview(part).cast("B")
+                crc = zlib.crc32(view, crc)
+                f.write(view)
+                size += view.nbytes
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    return size, crc
+
+
+def _read_verified(path: Path, size: int, crc: int) -> bytearray:
+    """The bytes of ``path`` after checking its size and CRC-32 (``StorageCorrupted`` otherwise)."""
+    try:
+        actual = os.path.getsize(path)
+    except OSError as e:
+        raise StorageCorrupted(f"blob file {path} is missing ({e.strerror})") from None
+    if actual != size:
+        raise StorageCorrupted(f"blob file {path} has {actual} bytes, expected {size} (truncated?)")
+    buf = bytearray(size)
+    with open(path, "rb") as f:
+        if f.readinto(buf) != size:
+            raise StorageCorrupted(f"blob file {path} could not be read completely")
+    if zlib.crc32(buf) != crc:
+        raise StorageCorrupted(f"blob file {path} failed its CRC-32 check")
+    return buf
 
 
 def _remove_quietly(*paths: Path) -> None:

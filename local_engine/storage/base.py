@@ -52,6 +52,9 @@ class LoadedPoints:
     # offsets [0, rows). Entries of ``vectors`` override rows of the matrix.
     dense: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     next_offset: int = 0                   # first never-used offset
+    # Sequence number of the write that last wrote each point (aligned with offsets), so a cache
+    # saved at watermark W (an index blob) knows which points changed after it. None: unknown.
+    seqs: np.ndarray | None = None
 
 
 class CollectionStore(ABC):
@@ -80,6 +83,21 @@ class CollectionStore(ABC):
 
     def checkpoint(self, dense: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """Save dense matrices (name -> (matrix[rows, dim], present[rows])) for a fast reopen."""
+
+    # Blobs: derived data (an HNSW graph) cached next to the points, keyed by name. Like a
+    # checkpoint, a blob is only a cache: losing it costs a rebuild, never data.
+    def save_blob(self, key: str, parts: Sequence[Any]) -> None:
+        """Durably replace blob ``key`` with the concatenation of ``parts`` (bytes-like objects),
+        recording the current sequence number as its watermark: the caller guarantees the blob
+        reflects every write that has returned."""
+
+    def load_blob(self, key: str) -> tuple[bytearray, int] | None:
+        """``(contents, watermark)`` of blob ``key`` after verifying it, or None when there is
+        none or it is damaged (then it is forgotten, with a warning)."""
+        return None
+
+    def drop_blob(self, key: str) -> None:
+        """Forget blob ``key`` (no error when there is none)."""
 
     def close(self) -> None:
         ...

@@ -1,0 +1,211 @@
+"""``VectorIndexes``: when the graphs of a collection's dense vectors are built, kept current,
+saved and loaded.
+
+Rules:
+
+* **A graph is current after every write that returns.** The collection calls
+  ``after_upsert`` / ``after_delete`` once the batch is applied to the dense matrices; the
+  graph then holds exactly the live vectors (deleted and rewritten points are marked deleted
+  in hnswlib, rewritten ones re-added). Searches never see a stale graph.
+* **When.** A name gets a graph once its stored vectors reach ``indexing_threshold`` KB (and
+  ``m > 0``). The first build inserts every vector in one bulk ``add_items`` call, which uses
+  all cores; later writes insert their own points. Below the threshold, search stays exact and
+  ``indexed_vectors_count`` is 0. A graph, once built, stays (Qdrant keeps indexed segments
+  too) until its parameters change or it is mostly deleted elements (then it is rebuilt).
+* **Failures degrade to exact search, never to wrong answers.** If building or updating a
+  graph raises, the graph is dropped and the name is *pending*: searches score exactly
+  (``indexed_only`` searches see nothing), ``get_collection`` reports ``yellow``, and the next
+  write or search tries the build again.
+* **Persistence (path mode).** ``save`` stores each changed graph as a blob with the
+  sequence-number watermark of the data it covers; ``load`` restores it and re-applies only
+  the points written after that watermark, so reopening does not rebuild. A missing, damaged
+  or mismatched file is logged and the graph is rebuilt from the vectors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from ..vectors import DenseVectors
+from .hnsw import HnswIndex
+from .settings import IndexSettings
+
+log = logging.getLogger("local_engine.index")
+
+VACUUM_MIN_DELETED = 1000   # rebuild a graph once it holds more deleted elements than live ones, and at least this many
+
+
+def blob_key(name: str) -> str:
+    return f"hnsw/{name}"
+
+
+class VectorIndexes:
+    """The HNSW graphs of one collection, one per dense vector name that needs one."""
+
+    def __init__(self, dense: dict[str, DenseVectors], settings: dict[str, IndexSettings]) -> None:
+        self._dense = dense
+        self.settings = settings
+        self.graphs: dict[str, HnswIndex] = {}
+        self._pending: set[str] = set()     # names whose graph should exist but does not (a build failed)
+        self._dirty: set[str] = set()       # graphs changed since they were last saved
+        self._dropped: set[str] = set()     # names whose saved graph must be removed
+        # Observable counters (tests, benchmarks): full builds and graphs restored from storage.
+        self.stats = {"builds": 0, "loaded": 0, "reapplied": 0}
+
+    # -- state ------------------------------------------------------------------------------------
+    def graph_for(self, name: str) -> HnswIndex | None:
+        return self.graphs.get(name)
+
+    def is_pending(self, name: str) -> bool:
+        return name in self._pending
+
+    @property
+    def indexed_vectors_count(self) -> int:
+        return sum(g.live for g in self.graphs.values())
+
+    @property
+    def green(self) -> bool:
+        return not self._pending
+
+    # -- writes -----------------------------------------------------------------------------------
+    def after_upsert(self, offsets: np.ndarray, size: int) -> None:
+        """Points at ``offsets`` were (re)written: their graph entries follow the dense matrices."""
+        if len(offsets) == 0:
+            return
+        uniq = np.unique(offsets)
+        for name, vec in self._dense.items():
+            graph = self.graphs.get(name)
+            if graph is None:
+                self._maybe_build(name, size)
+                continue
+            has = vec.present[uniq]
+            self._guarded(name, lambda: (graph.add(vec.data, uniq[has]), graph.remove(uniq[~has])))
+
+    def after_delete(self, offsets: np.ndarray, size: int) -> None:
+        for name, graph in list(self.graphs.items()):
+            self._guarded(name, lambda: graph.remove(offsets))
+            if graph.deleted > max(graph.live, VACUUM_MIN_DELETED - 1):
+                log.info("rebuilding the HNSW graph of vector %r: %d deleted vs %d live elements",
+                         name, graph.deleted, graph.live)
+                self._build(name, size)
+
+    def ensure_ready(self, size: int) -> None:
+        """Retry builds that failed before (called before searching)."""
+        for name in list(self._pending):
+            self._maybe_build(name, size)
+
+    def reconfigure(self, settings: dict[str, IndexSettings], size: int) -> None:
+        """New settings (update_collection): rebuild graphs whose parameters changed."""
+        old = self.settings
+        self.settings = settings
+        for name, new in settings.items():
+            before = old.get(name)
+            if before is None or before.params != new.params:
+                if name in self.graphs:
+                    del self.graphs[name]
+                    self._dropped.add(name)
+                self._pending.discard(name)
+            elif name in self.graphs and new.threads != before.threads:
+                self.graphs[name].threads = new.threads
+            if name not in self.graphs:
+                self._maybe_build(name, size)
+
+    # -- building ---------------------------------------------------------------------------------
+    def wants_graph(self, name: str, size: int) -> bool:
+        settings = self.settings.get(name)
+        if settings is None or settings.params is None or settings.indexing_kb <= 0:
+            return False
+        if not settings.wants_graph(size):       # cheap bound: size >= vectors present
+            return False
+        return settings.wants_graph(int(np.count_nonzero(self._dense[name].present_mask(size))))
+
+    def _maybe_build(self, name: str, size: int) -> None:
+        if self.wants_graph(name, size):
+            self._build(name, size)
+        else:
+            self._pending.discard(name)
+
+    def _build(self, name: str, size: int) -> None:
+        settings = self.settings[name]
+        vec = self._dense[name]
+        offsets = np.flatnonzero(vec.present_mask(size))
+        graph = HnswIndex(settings.params, settings.threads)
+        t0 = time.perf_counter()
+        try:
+            graph.build(vec.data, offsets)
+        except Exception:
+            log.exception("building the HNSW graph of vector %r failed; searching it exactly for now", name)
+            self.graphs.pop(name, None)
+            self._pending.add(name)
+            return
+        self.graphs[name] = graph
+        self._pending.discard(name)
+        self._dirty.add(name)
+        self._dropped.discard(name)
+        self.stats["builds"] += 1
+        log.debug("built the HNSW graph of vector %r: %d vectors in %.2f s", name, len(offsets), time.perf_counter() - t0)
+
+    def _guarded(self, name: str, action: Any) -> None:
+        try:
+            action()
+            self._dirty.add(name)
+        except Exception:
+            log.exception("updating the HNSW graph of vector %r failed; it will be rebuilt", name)
+            self.graphs.pop(name, None)
+            self._dropped.add(name)
+            self._pending.add(name)
+
+    # -- persistence ------------------------------------------------------------------------------
+    def save(self, store: Any, size: int) -> None:
+        """Save every graph changed since its last save (path mode; the caller holds the lock,
+        so the graphs reflect every write that has returned)."""
+        if not getattr(store, "persistent", False):
+            return
+        for name in list(self._dropped):
+            store.drop_blob(blob_key(name))
+            self._dropped.discard(name)
+        for name in list(self._dirty):
+            graph = self.graphs.get(name)
+            if graph is not None and not graph.empty:
+                store.save_blob(blob_key(name), graph.serialize(size))
+            self._dirty.discard(name)
+
+    def load(self, store: Any, size: int, offsets: np.ndarray, seqs: np.ndarray | None) -> None:
+        """Restore the graphs saved by ``save``; build the ones that are missing or unusable."""
+        for name, settings in self.settings.items():
+            saved = store.load_blob(blob_key(name)) if getattr(store, "persistent", False) else None
+            wanted = self.wants_graph(name, size)
+            if saved is None or settings.params is None:
+                if saved is not None:
+                    self._dropped.add(name)
+                if wanted:
+                    if getattr(store, "persistent", False):
+                        log.info("no saved HNSW graph for vector %r; building it", name)
+                    self._build(name, size)
+                continue
+            buf, watermark = saved
+            try:
+                graph = HnswIndex.deserialize(buf, settings.params, settings.threads)
+                del buf
+                current = self._dense[name].present_mask(size)
+                stale = np.zeros(size, dtype=bool)
+                if seqs is None:
+                    stale[:] = True
+                else:
+                    stale[offsets[seqs > watermark]] = True
+                changed = graph.reconcile(current, stale, self._dense[name].data)
+            except (ValueError, RuntimeError, MemoryError) as e:
+                log.warning("the saved HNSW graph of vector %r is unusable (%s); rebuilding it", name, e)
+                self._dropped.add(name)
+                if wanted:
+                    self._build(name, size)
+                continue
+            self.graphs[name] = graph
+            self.stats["loaded"] += 1
+            self.stats["reapplied"] += changed
+            if changed:
+                self._dirty.add(name)
