@@ -52,6 +52,7 @@ _I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
 _NAN = float("nan")
 
 _COMPACT_MIN_DEAD = 256
+_MISSING = object()
 
 
 class EntryBuffer:
@@ -70,8 +71,10 @@ class EntryBuffer:
         self.n = 0  # flushed rows
         self._staged: list[tuple] = []
         self._staged_kills: list[tuple[int, int]] = []
-        self._start: list[int] = []  # per document: its rows are [start, stop)
-        self._stop: list[int] = []
+        # per document: its rows are [start, stop); numpy (not lists) so that a bulk load of a
+        # million documents needs no Python ints
+        self._start = np.zeros(0, dtype=np.int64)
+        self._stop = np.zeros(0, dtype=np.int64)
         self.n_dead = 0
         self._compactable = compactable
 
@@ -83,9 +86,9 @@ class EntryBuffer:
 
     def add(self, doc: int, rows: list[tuple]) -> None:
         if doc >= len(self._start):
-            grow = [0] * (doc + 1 - len(self._start))
-            self._start += grow
-            self._stop += grow
+            size = max(doc + 1, 2 * len(self._start), 16)
+            self._start = _grown_zeros(self._start, size)
+            self._stop = _grown_zeros(self._stop, size)
         start = self.n + len(self._staged)
         self._staged += rows
         self._start[doc] = start
@@ -94,7 +97,7 @@ class EntryBuffer:
     def range_of(self, doc: int) -> tuple[int, int]:
         if doc >= len(self._start):
             return (0, 0)
-        return self._start[doc], self._stop[doc]
+        return int(self._start[doc]), int(self._stop[doc])
 
     def kill(self, doc: int) -> None:
         start, stop = self.range_of(doc)
@@ -110,7 +113,7 @@ class EntryBuffer:
     def load(self, owners: np.ndarray, fields: list[np.ndarray], n_docs: int) -> None:
         """Bulk-fill an empty buffer: ``owners`` (field 0) is non-decreasing, so every document's
         rows are one range (rule 2). ``fields`` are the other fields, in order."""
-        assert self.n == 0 and not self._staged and not self._start
+        assert self.n == 0 and not self._staged and not len(self._start)
         n = len(owners)
         cap = max(16, n)
         self._bufs = [_grown(np.asarray(a, dtype=dt), cap, n) for a, dt in zip([owners, *fields], self._dtypes)]
@@ -119,11 +122,13 @@ class EntryBuffer:
         start = np.zeros(n_docs, dtype=np.int64)
         stop = np.zeros(n_docs, dtype=np.int64)
         if n:
-            docs, first = np.unique(owners, return_index=True)
+            owners = np.asarray(owners, dtype=np.int64)
+            first = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])  # owners are sorted
+            docs = owners[first]
             start[docs] = first
             stop[docs] = np.append(first[1:], n)
-        self._start = start.tolist()
-        self._stop = stop.tolist()
+        self._start = start
+        self._stop = stop
 
     # -- reads --
 
@@ -165,13 +170,18 @@ class EntryBuffer:
         self.n = len(self._bufs[0])
         self._bufs = [_grown(b, max(16, 2 * self.n), self.n) for b in self._bufs]
         self._alive = np.ones(len(self._bufs[0]), dtype=bool)
-        start = np.asarray(self._start, dtype=np.int64)
-        stop = np.asarray(self._stop, dtype=np.int64)
+        start, stop = self._start, self._stop
         has = stop > start
         new_start = np.where(has, before[np.minimum(start, len(before) - 1)], 0)
-        self._start = new_start.tolist()
-        self._stop = np.where(has, new_start + (stop - start), 0).tolist()
+        self._start = new_start
+        self._stop = np.where(has, new_start + (stop - start), 0)
         self.n_dead = 0
+
+
+def _grown_zeros(buf: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size, dtype=buf.dtype)
+    out[: len(buf)] = buf
+    return out
 
 
 def _grown(buf: np.ndarray, capacity: int, used: int) -> np.ndarray:
@@ -220,17 +230,19 @@ class Column:
         n_docs = len(docs)
         if len(path) == 1 and type(path[0]) is str:
             key = path[0]
-            # documents are dicts or None (domains.py)
-            raw_owner = [i for i, d in enumerate(docs) if d and key in d]
-            raw_values = [docs[i][key] for i in raw_owner]
-            if not any(type(r) is list for r in raw_values):
+            # documents are dicts or None (domains.py); one pass, then numpy picks the present ones
+            got = np.fromiter([d.get(key, _MISSING) if d else _MISSING for d in docs], dtype=object, count=n_docs)
+            present = got != _MISSING
+            owner_arr = np.flatnonzero(present)
+            raw_values = got[present].tolist()
+            if list not in set(map(type, raw_values)):
                 # scalars only (the common case): one value per raw value
-                fields = self._bulk_values(raw_owner, raw_values)
+                fields = self._bulk_values(owner_arr, raw_values)
                 null = fields[0] == NULL
-                owner_arr = np.array(raw_owner, dtype=np.int64)
                 self.raws.load(owner_arr, [(~null).astype(np.int64), null, null.copy()], n_docs)
                 self.values.load(owner_arr, fields, n_docs)
                 return
+            raw_owner = owner_arr.tolist()
             found = list(zip(raw_owner, raw_values))
         else:
             found = [(i, r) for i, d in enumerate(docs) if d for r in resolve(d, path)]

@@ -303,18 +303,24 @@ def _fit(mask: np.ndarray, n: int) -> np.ndarray:
 
 
 def _from_bound(vals: np.ndarray, start: Any, desc: bool) -> np.ndarray:
-    """Rows whose value is at or after ``start`` in the scroll direction, compared as Qdrant's
-    OrderValue (exact int/float comparison; a datetime start is an int of µs)."""
+    """Rows whose value is at or after ``start`` in the scroll direction: Qdrant's range scan of
+    the index from ``start`` (a datetime start is µs; on a float index it goes through Rust's
+    u128 -> f64 cast, as datetime range bounds do, so a date before 1970 is ~3.4e38)."""
     if isinstance(start, bool) or not isinstance(start, (int, float)):
         start = to_micros(start)  # datetime, date or datetime string; BadRequest otherwise
+        if vals.dtype.kind == "f":
+            start = float(start % 2**128)
     if isinstance(start, float) and start != start:  # NaN sorts above every value
         return np.full(len(vals), desc)
-    if vals.dtype.kind == "i" and isinstance(start, float):
-        # v >= f  <=>  v >= ceil(f) for integers (and v <= f <=> v <= floor(f))
-        if start in (float("inf"), float("-inf")):
+    if vals.dtype.kind == "i":
+        if isinstance(start, float):
+            # v >= f  <=>  v >= ceil(f) for integers (and v <= f  <=>  v <= floor(f))
+            if math.isinf(start):
+                return np.full(len(vals), (start < 0) != desc)
+            start = math.floor(start) if desc else math.ceil(start)
+        if start > 2**63 - 1 or start < -(2**63):
             return np.full(len(vals), (start < 0) != desc)
-        start = math.floor(start) if desc else math.ceil(start)
-    elif vals.dtype.kind == "f" and isinstance(start, int):
+    elif isinstance(start, int):
         start = float(start)
     return vals <= start if desc else vals >= start
 
