@@ -216,6 +216,8 @@ class Column:
         self.n_fix = 0  # entries ever added with an inexact float value
         self.epoch = 0  # bumped when the value rows are renumbered (compaction)
         self.dict_epoch = 0  # bumped when string codes are renumbered
+        self._aligned_key: tuple | None = None
+        self._aligned = False
         self._dt_micros = np.empty(0, dtype=np.int64)
         self._dt_ok = np.empty(0, dtype=bool)
         self._tokens: list[list[str]] = []
@@ -380,6 +382,19 @@ class Column:
                 value_rows.append(row(doc_id, value))
         self.values.add(doc_id, value_rows)
         self.raws.add(doc_id, raw_rows)
+
+    def rows_are_owners(self) -> bool:
+        """True when value row i belongs to document i for every row and no row is dead (a
+        freshly built column of a field every document has once): then a row mask *is* the
+        owner mask, and the scatter to owners can be skipped. Cached per column state."""
+        key = (self.epoch, self.values.n, self.values.n_dead)
+        if self._aligned_key != key:
+            owners = self.values.field(0)
+            self._aligned = self.values.n_dead == 0 and bool(
+                len(owners) == 0 or (owners[0] == 0 and owners[-1] == len(owners) - 1 and np.all(np.diff(owners) == 1))
+            )
+            self._aligned_key = key
+        return self._aligned
 
     def flush(self) -> None:
         if self.values.flush():

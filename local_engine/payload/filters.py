@@ -192,10 +192,14 @@ def _owners_of(col: Column, hits: np.ndarray | None, n: int) -> np.ndarray:
     out = np.zeros(n, dtype=bool)
     if hits is None:
         return out
+    if col.rows_are_owners():
+        k = min(n, len(hits))
+        out[:k] = hits[:k]
+        return out
     live = col.values.live()
     if live is not None:
         hits &= live
-    out[col.values.field(0)[hits]] = True
+    out[np.compress(hits, col.values.field(0))] = True  # compress: faster than [mask]
     return out
 
 
@@ -206,7 +210,7 @@ def _is_empty(col: Column, n: int) -> np.ndarray:
     if live is not None:
         keep &= live
     out = np.ones(n, dtype=bool)
-    out[col.raws.field(0)[keep]] = False
+    out[np.compress(keep, col.raws.field(0))] = False
     return out
 
 
@@ -217,7 +221,7 @@ def _is_null(col: Column, n: int) -> np.ndarray:
     if live is not None:
         null &= live
     out = np.zeros(n, dtype=bool)
-    out[col.raws.field(0)[null]] = True
+    out[np.compress(null, col.raws.field(0))] = True
     return out
 
 

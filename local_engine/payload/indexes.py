@@ -51,6 +51,7 @@ from . import geo
 from .columns import BIGINT, BOOL, FLOAT, INT, OBJ, STR, Column
 from .conditions import except_values, is_datetime_range, match_kind
 from .datetimes import to_micros
+from .filters import _owners_of
 from .schema import IndexSpec
 from .tokenizer import TextTokenizer
 from .uuids import canonical, parse_uuid
@@ -226,12 +227,7 @@ class FieldIndex:
         return self.ok if live is None else self.ok & live
 
     def _owners(self, col: Column, hits: np.ndarray, n: int) -> np.ndarray:
-        out = np.zeros(n, dtype=bool)
-        live = col.values.live()
-        if live is not None:
-            hits = hits & live
-        out[col.values.field(0)[hits]] = True
-        return out
+        return _owners_of(col, hits, n)
 
     def points(self, col: Column, n: int) -> int:
         """Number of points with at least one value the index holds (for a text index: at least
@@ -242,7 +238,7 @@ class FieldIndex:
             self._text_sync(col)
             has_tokens = np.array([bool(t) for t in self._code_tokens] + [False], dtype=bool)
             held = held & has_tokens[col.values.field(4)]
-        owners = col.values.field(0)[held]
+        owners = np.compress(held, col.values.field(0))
         if len(owners) == 0:
             return 0
         seen = np.zeros(max(n, int(owners.max()) + 1), dtype=bool)
@@ -301,12 +297,26 @@ class FieldIndex:
             keys = self._keys(values, col)
             if keys is None:
                 return None
-            hits = ok & np.isin(val, keys)
+            hits = ok & self._isin(val, keys, col)
             return hits if kind == "MatchAny" else ok & ~hits
         if kind == "MatchPrefix" and t == "keyword":
             prefix = match.prefix
             return ok & col.string_mask(lambda code, s: s.startswith(prefix))[col.values.field(4)]
         return None
+
+    def _isin(self, val: np.ndarray, keys: list, col: Column) -> np.ndarray:
+        """``np.isin(val, keys)``: through a table when keys are dense codes (keyword string
+        codes, uuid ids), by a few comparisons for short integer lists."""
+        if self.spec.type in ("keyword", "uuid"):
+            table = np.zeros((len(col.strings) if self.spec.type == "keyword" else len(self._uids)) + 1, dtype=bool)
+            table[keys] = True  # val is -1 for rows the index does not hold: the last slot
+            return table[val]
+        if len(keys) <= 4:
+            out = np.zeros(len(val), dtype=bool)
+            for k in keys:
+                out |= val == k
+            return out
+        return np.isin(val, keys)
 
     def _keys(self, values: list, col: Column) -> list | None:
         """The stored keys of a match any/except list, or None when the index does not serve it."""
@@ -445,13 +455,30 @@ class FieldIndex:
         """(values, owners, rows) of every held row, sorted by (value, owner); cached until the
         column changes. Dead rows stay in the view (filter them with the live mask)."""
         self.sync(col)
-        key = (col.epoch, col.values.n)
-        if self._sorted is None or self._sorted[0] != key:
+        n = col.values.n
+        cached = self._sorted
+        if cached is not None and cached[0] == (col.epoch, n):
+            return cached[1:]
+        owner = col.values.field(0)
+        if cached is not None and cached[0][0] == col.epoch and n - cached[0][1] <= max(64, n // 64):
+            # a few rows appended since: merge them in instead of sorting everything again
+            _, vals, owners, rows = cached
+            new = cached[0][1] + np.flatnonzero(self.ok[cached[0][1] :])
+            new_vals, new_owners = self.val[new], owner[new]
+            order = np.lexsort((new_owners, new_vals))
+            new, new_vals, new_owners = new[order], new_vals[order], new_owners[order]
+            lo = np.searchsorted(vals, new_vals, side="left")
+            hi = np.searchsorted(vals, new_vals, side="right")
+            for j in np.flatnonzero(hi > lo).tolist():  # equal values: place by owner
+                lo[j] += np.searchsorted(owners[lo[j] : hi[j]], new_owners[j])
+            vals, owners, rows = np.insert(vals, lo, new_vals), np.insert(owners, lo, new_owners), np.insert(rows, lo, new)
+        else:
             rows = np.flatnonzero(self.ok)
-            vals, owners = self.val[rows], col.values.field(0)[rows]
+            vals, owners = self.val[rows], owner[rows]
             order = np.lexsort((owners, vals))
-            self._sorted = (key, vals[order], owners[order], rows[order])
-        return self._sorted[1:]
+            vals, owners, rows = vals[order], owners[order], rows[order]
+        self._sorted = ((col.epoch, n), vals, owners, rows)
+        return vals, owners, rows
 
     def facet_keys(self, col: Column) -> tuple[np.ndarray, np.ndarray]:
         """(owners, keys) of the live held rows; keys are string codes / ints / uids."""

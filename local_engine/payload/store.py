@@ -9,6 +9,7 @@ path and nothing else has to be told about them.
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any
 
@@ -244,24 +245,53 @@ class PayloadStore:
         index, col = self._index_of(key, RANGE_TYPES, ORDER_BY_ERROR)
         desc = str(getattr(direction, "value", direction) or "asc").lower() == "desc"
         vals, owners, rows = index.order_view(col)
-        keep = np.ones(len(rows), dtype=bool)
-        live = col.values.live()
-        if live is not None:
-            keep &= live[rows]
-        if mask is not None:
-            keep &= _fit(np.asarray(mask, dtype=bool), self._domain.size)[owners]
+        lo, hi = 0, len(vals)
         if start_from is not None:
-            keep &= _from_bound(vals, start_from, desc)
-        vals, owners = vals[keep], owners[keep]
-        if len(vals) > 1:  # the same value twice in one point counts once
-            dup = np.r_[False, (vals[1:] == vals[:-1]) & (owners[1:] == owners[:-1])]
+            bound = _start_bound(vals.dtype.kind, start_from, desc)
+            if bound is None:
+                lo = hi
+            elif bound is not True:  # True: every value is at or after the start
+                if desc:
+                    hi = int(np.searchsorted(vals, bound, side="right"))
+                else:
+                    lo = int(np.searchsorted(vals, bound, side="left"))
+        live = col.values.live()
+        allowed = None if mask is None else _fit(np.asarray(mask, dtype=bool), self._domain.size)
+        want = hi - lo if limit is None else max(0, int(limit))
+        # walk the sorted view from the start in chunks, so `limit` stops the work early
+        chunk = max(2048, 4 * want)
+        out_owners: list[np.ndarray] = []
+        out_vals: list[np.ndarray] = []
+        found = 0
+        last = None  # (value, owner) of the last kept row: duplicates are adjacent
+        while lo < hi and found < want:
+            if desc:
+                a, b = max(lo, hi - chunk), hi
+                hi = a
+                sl = slice(b - 1, a - 1 if a else None, -1)
+            else:
+                a, b = lo, min(hi, lo + chunk)
+                lo = b
+                sl = slice(a, b)
+            v, o, r = vals[sl], owners[sl], rows[sl]
+            keep = np.ones(len(v), dtype=bool) if live is None else live[r]
+            if allowed is not None:
+                keep &= allowed[o]
+            v, o = v[keep], o[keep]
+            if len(v) == 0:
+                continue
+            # the same value twice in one point counts once
+            dup = np.r_[last is not None and v[0] == last[0] and o[0] == last[1], (v[1:] == v[:-1]) & (o[1:] == o[:-1])]
             if dup.any():
-                vals, owners = vals[~dup], owners[~dup]
-        if desc:
-            vals, owners = vals[::-1], owners[::-1]
-        if limit is not None:
-            vals, owners = vals[:limit], owners[:limit]
-        return owners.astype(np.int64), vals.tolist()
+                v, o = v[~dup], o[~dup]
+            last = (v[-1], o[-1])
+            out_vals.append(v)
+            out_owners.append(o)
+            found += len(v)
+        if not out_vals:
+            return np.zeros(0, dtype=np.int64), []
+        v, o = np.concatenate(out_vals)[:want], np.concatenate(out_owners)[:want]
+        return o.astype(np.int64), v.tolist()
 
     def facet(self, key: str, mask: np.ndarray | None = None, limit: int = 10, exact: bool = False) -> list[tuple[Any, int]]:
         """Top ``limit`` (value, number of points) of ``key`` among the offsets in ``mask``, by
@@ -283,8 +313,16 @@ class PayloadStore:
                 keys = np.concatenate((keys[~multi], pairs[:, 1]))
         uniq, counts = np.unique(keys, return_counts=True)
         if index.type in ("keyword", "uuid"):
-            order_key = [index.facet_value(int(k), col) for k in uniq.tolist()]
-            ranked = sorted(range(len(uniq)), key=lambda i: (-counts[i], order_key[i]))
+            # values order as strings; only the candidates for the top `limit` are looked at
+            candidates = np.arange(len(uniq))
+            if limit is not None and len(uniq) > limit:
+                kth = np.partition(counts, len(counts) - limit)[len(counts) - limit]
+                sure, ties = np.flatnonzero(counts > kth), np.flatnonzero(counts == kth)
+                names = [index.facet_value(int(k), col) for k in uniq[ties].tolist()]
+                smallest = heapq.nsmallest(limit - len(sure), range(len(ties)), key=names.__getitem__)
+                candidates = np.concatenate((sure, ties[smallest]))
+            name = {int(i): index.facet_value(int(uniq[i]), col) for i in candidates.tolist()}
+            ranked = sorted(name, key=lambda i: (-counts[i], name[i]))
         else:  # numeric keys: np.unique sorted them already, a stable sort keeps ties ascending
             ranked = np.argsort(-counts, kind="stable").tolist()
         if limit is not None:
@@ -302,27 +340,28 @@ def _fit(mask: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _from_bound(vals: np.ndarray, start: Any, desc: bool) -> np.ndarray:
-    """Rows whose value is at or after ``start`` in the scroll direction: Qdrant's range scan of
-    the index from ``start`` (a datetime start is µs; on a float index it goes through Rust's
-    u128 -> f64 cast, as datetime range bounds do, so a date before 1970 is ~3.4e38)."""
+def _start_bound(kind: str, start: Any, desc: bool) -> Any:
+    """``start_from`` as a bound on the sorted values (dtype ``kind``): Qdrant's range scan of the
+    index from ``start`` (a datetime start is µs; on a float index it goes through Rust's u128 ->
+    f64 cast, as datetime range bounds do, so a date before 1970 is ~3.4e38). Returns True when
+    every value qualifies, None when none does."""
     if isinstance(start, bool) or not isinstance(start, (int, float)):
         start = to_micros(start)  # datetime, date or datetime string; BadRequest otherwise
-        if vals.dtype.kind == "f":
+        if kind == "f":
             start = float(start % 2**128)
     if isinstance(start, float) and start != start:  # NaN sorts above every value
-        return np.full(len(vals), desc)
-    if vals.dtype.kind == "i":
+        return True if desc else None
+    if kind == "i":
         if isinstance(start, float):
             # v >= f  <=>  v >= ceil(f) for integers (and v <= f  <=>  v <= floor(f))
             if math.isinf(start):
-                return np.full(len(vals), (start < 0) != desc)
+                return True if (start < 0) != desc else None
             start = math.floor(start) if desc else math.ceil(start)
         if start > 2**63 - 1 or start < -(2**63):
-            return np.full(len(vals), (start < 0) != desc)
+            return True if (start < 0) != desc else None
     elif isinstance(start, int):
         start = float(start)
-    return vals <= start if desc else vals >= start
+    return start
 
 
 def _selector_keys(selector: Any, name: str) -> list | None:
