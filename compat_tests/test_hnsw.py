@@ -165,6 +165,29 @@ def test_deletes_and_updates_are_reflected_immediately(client):
     assert recall(client, "w", queries=QVECS[:10]) >= FLOOR
 
 
+def test_filtered_search_sees_payload_writes_at_once(client):
+    """Filter answers are cached between writes; every kind of write must be seen at once."""
+    client.create_collection("pw", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE),
+                             **LOW_THRESHOLDS)
+    upload(client, "pw", DATA, [{"k": i % 4} for i in range(N)])
+    flt = models.Filter(must=[models.FieldCondition(key="k", match=models.MatchValue(value=1))])
+    q = QVECS[2]
+    first = ids_of(client.query_points("pw", query=q, query_filter=flt, limit=5))
+    client.set_payload("pw", payload={"k": 2}, points=first[:2])
+    second = ids_of(client.query_points("pw", query=q, query_filter=flt, limit=5))
+    assert not set(second) & set(first[:2]) and second[:3] == first[2:]
+    client.overwrite_payload("pw", payload={"k": 1}, points=first[:1])
+    assert ids_of(client.query_points("pw", query=q, query_filter=flt, limit=5))[0] == first[0]
+    client.delete_payload("pw", keys=["k"], points=first[:1])
+    assert first[0] not in ids_of(client.query_points("pw", query=q, query_filter=flt, limit=5))
+    client.upsert("pw", points=[models.PointStruct(id=10**6, vector=q.tolist(), payload={"k": 1})])
+    assert ids_of(client.query_points("pw", query=q, query_filter=flt, limit=5))[0] == 10**6
+    client.clear_payload("pw", points_selector=[10**6])
+    assert 10**6 not in ids_of(client.query_points("pw", query=q, query_filter=flt, limit=5))
+    client.delete("pw", points_selector=models.FilterSelector(filter=flt))
+    assert client.query_points("pw", query=q, query_filter=flt, limit=5).points == []
+
+
 def test_dot_vector_longer_than_any_before_is_found(client):
     """Dot graphs bound the vector norm (MIPS reduction); a longer vector forces a rebuild and
     must be searchable at once."""

@@ -11,6 +11,9 @@ Invariants (everything that changes them lives in this module):
 * Vector indexes (``self._indexes``, see local_engine/index) follow every applied write before
   the write returns, so a search never sees a stale graph; which path answers a query is the
   planner's choice (``index.planner``), and scores are always the exact ones.
+* Search keeps the masks of recent filters (``self._filter_cache``). Anything that can change a
+  filter's answer (point writes, deletes, payload writes, payload index changes) must call
+  ``invalidate_search_caches``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sdk import models
 from .errors import BadRequest, NotFound, Unsupported
 from .ids import normalize_id
 from .index import IndexSettings, plan_search, resolve
+from .index.filter_cache import CachedFilter, FilterCache, filter_key
 from .index.maintainer import VectorIndexes
 from .payload import PayloadStore
 from .points_input import PointBatch, parse_points
@@ -62,6 +66,7 @@ class Collection:
         }
         self._indexes = VectorIndexes(self._dense, self._index_settings())
         self._last_plan = None                      # the planner's last decision (tests, benchmarks)
+        self._filter_cache = FilterCache()
 
     # -- configuration ----------------------------------------------------------------------
     def vector_params(self) -> dict[str, models.VectorParams]:
@@ -82,6 +87,10 @@ class Collection:
         """The config changed (update_collection): graphs whose parameters changed are rebuilt."""
         with self._lock:
             self._indexes.reconfigure(self._index_settings(), self._size)
+
+    def invalidate_search_caches(self) -> None:
+        """Forget cached filter answers (call after anything that can change them)."""
+        self._filter_cache.clear()
 
     def index_status(self) -> tuple[int, bool]:
         """(indexed_vectors_count, green): vectors held by graphs; False while a build is pending."""
@@ -166,6 +175,7 @@ class Collection:
         for vec in self._dense.values():
             vec.clear(dead)
         self._indexes.load(self._store, size, offsets, loaded.seqs)
+        self.invalidate_search_caches()
 
     def checkpoint_if_needed(self) -> None:
         if self._store.wants_checkpoint():
@@ -268,6 +278,7 @@ class Collection:
         self._alive[offsets] = True
         self._versions[offsets] = op_id
         self._order_cache = None
+        self.invalidate_search_caches()
         self._indexes.after_upsert(offsets, self._size)
         self.checkpoint_if_needed()
 
@@ -285,6 +296,7 @@ class Collection:
             for vec in self._dense.values():
                 vec.clear(offsets)
             self._order_cache = None
+            self.invalidate_search_caches()
             self._indexes.after_delete(offsets, self._size)
 
     def update_payloads(self, selector: Any, op_id: int, mutate) -> None:
@@ -301,6 +313,7 @@ class Collection:
             if not offsets:
                 return
             before = {off: copy.deepcopy(self._payloads.get(off)) for off in offsets}
+            self.invalidate_search_caches()
             try:
                 for off in offsets:
                     mutate(self._payloads, off)
@@ -375,16 +388,12 @@ class Collection:
             vec = self._dense_for(using)
             q = vec.prepare_query(query)
             size = self._size
-            mask = None
-            if flt is not None:
-                # A point holding the vector is alive (deletes clear vectors), so no alive mask.
-                self._payloads.check_filter_schema(flt)
-                mask = self._payloads.evaluate(flt, self) & vec.present_mask(size)
+            filtered = None if flt is None else self._filtered(flt, using, vec, size)
             indexes = self._indexes
             if indexes.is_pending(using):
                 indexes.ensure_ready(size)
             plan = plan_search(
-                vec, indexes.graph_for(using), indexes.settings[using], q, mask, size, offset + limit,
+                vec, indexes.graph_for(using), indexes.settings[using], q, filtered, size, offset + limit,
                 hnsw_ef=getattr(params, "hnsw_ef", None),
                 exact=bool(getattr(params, "exact", False)),
                 indexed_only=bool(getattr(params, "indexed_only", False)),
@@ -392,9 +401,38 @@ class Collection:
                 graph_pending=indexes.is_pending(using),
             )
             self._last_plan = plan
-            offs = plan.offsets[offset:].tolist()
-            scores = plan.scores[offset:].tolist()
-            return [self._make_scored(o, s, with_payload, with_vectors) for o, s in zip(offs, scores)]
+            return self._scored_points(plan.offsets[offset:], plan.scores[offset:], with_payload, with_vectors)
+
+    def _filtered(self, flt: Any, using: str, vec: DenseVectors, size: int) -> CachedFilter:
+        """The points matching ``flt`` that hold vector ``using`` (cached until the next write)."""
+        key = filter_key(flt)
+        entry = self._filter_cache.get((using, key)) if key is not None else None
+        if entry is None:
+            # A point holding the vector is alive (deletes clear vectors), so no alive mask.
+            self._payloads.check_filter_schema(flt)
+            mask = self._payloads.evaluate(flt, self) & vec.present_mask(size)
+            entry = CachedFilter(mask, int(np.count_nonzero(mask)))
+            if key is not None:
+                self._filter_cache.put((using, key), entry)
+        return entry
+
+    def _scored_points(self, offsets: np.ndarray, scores: np.ndarray, with_payload: Any,
+                       with_vectors: Any) -> list[models.ScoredPoint]:
+        ext_ids = self._ext_ids
+        payloads = self._payloads
+        versions = self._versions[offsets].tolist()
+        out = []
+        for off, score, version in zip(offsets.tolist(), scores.tolist(), versions):
+            out.append(fast_construct(models.ScoredPoint, {
+                "id": ext_ids[off],
+                "version": version,
+                "score": score,
+                "payload": None if with_payload is False else payloads.select(payloads.get(off), with_payload),
+                "vector": self._vectors_of(off, with_vectors) if with_vectors else None,
+                "shard_key": None,
+                "order_value": None,
+            }, _SCORED_FIELDS))
+        return out
 
     def ordered_by_id(self, flt: Any, limit: int, offset: int, with_payload: Any, with_vectors: Any):
         """``query_points`` without a query: points in id order, score 0."""

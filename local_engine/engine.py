@@ -304,6 +304,7 @@ class Engine(SnapshotOperations):
         if body.field_schema is None:
             raise BadRequest("Wrong input: `field_schema` is required to create a payload index")
         with collection._lock:
+            collection.invalidate_search_caches()  # filter answers can depend on payload indexes
             old = dict(collection.payload_schema)
             collection.payload_schema[body.field_name] = body.field_schema
             try:
@@ -316,6 +317,7 @@ class Engine(SnapshotOperations):
     def delete_field_index(self, collection_name: str, field_name: str) -> models.UpdateResult:
         collection = self._get(collection_name)
         with collection._lock:
+            collection.invalidate_search_caches()  # filter answers can depend on payload indexes
             old = dict(collection.payload_schema)
             collection.payload_schema.pop(field_name, None)
             try:

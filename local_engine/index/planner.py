@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..vectors import DenseVectors, passes_threshold, top_k
+from .filter_cache import CachedFilter
 from .hnsw import HnswIndex
 from .settings import IndexSettings
 
@@ -74,7 +75,7 @@ def plan_search(
     index: HnswIndex | None,
     settings: IndexSettings,
     query: np.ndarray,
-    mask: np.ndarray | None,
+    filtered: CachedFilter | np.ndarray | None,
     size: int,
     needed: int,
     *,
@@ -86,16 +87,19 @@ def plan_search(
 ) -> PlannedSearch:
     """Search ``vec`` for the ``needed`` best points.
 
-    ``mask``: ``None`` for every point holding this vector, else a bool mask over ``[0, size)``
-    already restricted to points that hold it (filter & alive & present). ``index``: a graph
+    ``filtered``: ``None`` for every point holding this vector, else the filter's candidates
+    (a ``CachedFilter``, or a bool mask over ``[0, size)``) already restricted to points that
+    hold the vector (filter & alive & present). ``index``: a graph
     that holds exactly the current vectors, or ``None``. ``graph_pending``: the vector calls
     for a graph that is not ready, which ``indexed_only`` treats as "nothing indexed".
     """
+    if filtered is not None and not isinstance(filtered, CachedFilter):
+        filtered = CachedFilter(filtered, int(np.count_nonzero(filtered)))
     if indexed_only and graph_pending and (index is None or index.empty):
         return PlannedSearch(np.zeros(0, np.int64), np.zeros(0, np.float32), "none")
     use_graph = not exact and index is not None and not index.empty
     if not use_graph:
-        return _exact(vec, query, mask, size, needed, score_threshold)
+        return _exact(vec, query, filtered, size, needed, score_threshold)
 
     dim = vec.dim
     m = index.params.m
@@ -103,7 +107,7 @@ def plan_search(
     n = index.live
     manhattan = vec.distance == "Manhattan"
 
-    if mask is None:
+    if filtered is None:
         over = MANHATTAN_OVERSAMPLING if manhattan else 1
         if n < settings.full_scan_points and exact_cost(n, dim) <= graph_cost(max(ef, needed * over), dim, m):
             return _exact(vec, query, None, size, needed, score_threshold)
@@ -113,13 +117,14 @@ def plan_search(
         return _rescored(vec, query, labels, needed, score_threshold, "graph", n, 1)
 
     over = MANHATTAN_FILTERED_OVERSAMPLING if manhattan else 1
-    count = int(np.count_nonzero(mask))
+    count = filtered.count
     if count == 0:
         return PlannedSearch(np.zeros(0, np.int64), np.zeros(0, np.float32), "exact", 0)
     k = math.ceil(needed * over * n / count * FILTER_OVERSAMPLING) + FILTER_PAD
     if k >= n or (count < settings.full_scan_points
                   and exact_cost(count, dim) <= graph_cost(max(ef, k), dim, m)):
-        return _exact(vec, query, mask, size, needed, score_threshold, count)
+        return _exact(vec, query, filtered, size, needed, score_threshold)
+    mask = filtered.mask
     attempts = 0
     while True:
         attempts += 1
@@ -132,14 +137,13 @@ def plan_search(
         k *= RETRY_GROWTH
         if k >= n or graph_cost(max(ef, k), dim, m) > exact_cost(count, dim):
             break
-    return _exact(vec, query, mask, size, needed, score_threshold, count, attempts)
+    return _exact(vec, query, filtered, size, needed, score_threshold, attempts)
 
 
-def _exact(vec: DenseVectors, query: np.ndarray, mask: np.ndarray | None, size: int, needed: int,
-           score_threshold: float | None, count: int | None = None, attempts: int = 0) -> PlannedSearch:
-    cand = np.flatnonzero(vec.present_mask(size) if mask is None else mask)
-    if count is None:
-        count = len(cand)
+def _exact(vec: DenseVectors, query: np.ndarray, filtered: CachedFilter | None, size: int, needed: int,
+           score_threshold: float | None, attempts: int = 0) -> PlannedSearch:
+    cand = np.flatnonzero(vec.present_mask(size)) if filtered is None else filtered.offsets
+    count = len(cand)
     scores = vec.scores(query, cand)
     keep = passes_threshold(scores, score_threshold, vec.distance)
     if keep is not None:

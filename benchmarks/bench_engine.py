@@ -1,0 +1,550 @@
+"""The built-in engine's approximate search against raw hnswlib, Qdrant Edge and qdrant-client.
+
+    python benchmarks/bench_engine.py              # 100,000 x 128 (about 5-8 minutes)
+    python benchmarks/bench_engine.py --quick      # 20,000 points, fewer queries (smoke run)
+    python benchmarks/bench_engine.py --million    # also 1,000,000 x 128 for qdrant-sdk and Edge (~20 min more)
+    python benchmarks/bench_engine.py --points 50000 --json /tmp/engine.json
+
+Data: ``_common.clustered_dataset`` (100 random centres in 128-d, point = centre + 0.3 N(0,1)),
+Cosine, ids 0..n-1, payload ``{"group": 0..9, "bucket": 0..99}`` (uniform, independent of the
+clusters; both fields get an integer payload index). Each system runs in its own fresh
+interpreter, one after the other, on the same deterministic data:
+
+* ``hnswlib``: raw hnswlib 0.8 (space ``ip`` on normalised vectors, M=16, ef_construction=100,
+  bulk ``add_items`` on all cores; search ef=100, one query per call). Filtered searches use
+  hnswlib's per-node Python filter callback. Reopen = ``load_index`` of a saved file.
+* ``edge``: qdrant-edge-py (``EdgeShard`` with default HNSW/optimizer config, both payload
+  fields indexed, upsert in batches, then ``optimize()``); ingest = upsert + optimize.
+  Queries get their vectors as ready-made lists (Edge's best case). Reopen = ``EdgeShard.load``
+  + the first query.
+* ``official``: qdrant-client local mode, ``:memory:``; brute force, so only a few queries.
+* ``ours-memory`` / ``ours-path``: qdrant-sdk's ``QdrantClient(":memory:")`` and
+  ``QdrantClient(path=...)`` through the full public API (``upload_collection``, then
+  ``query_points(query=ndarray, limit=10, query_filter=...)`` with the facade's defaults, so
+  payloads are returned). The graph is built during the upload, so ingest = the upload.
+  Reopen = ``QdrantClient(path)`` + ``count`` (and, separately, the first search after it).
+
+Search latency is the p50 over ``--passes`` passes over the queries (wall clock around one
+API call; the machine is shared and noisy, so compare systems within one run). Recall@10 is
+against exact numpy ground truth computed by the parent process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import math
+import os
+import sys
+import tempfile
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import (  # noqa: E402
+    Timer,
+    clustered_dataset,
+    collect,
+    current_rss_mb,
+    dir_size_mb,
+    fmt_num,
+    log,
+    machine_info,
+    peak_rss_mb,
+    render_markdown_table,
+    render_table,
+    run_worker,
+    temp_dir,
+    write_json,
+)
+from _engine_common import (  # noqa: E402
+    FILTERS,
+    KINDS,
+    LIMIT,
+    buckets,
+    ground_truth,
+    masks,
+    normalise,
+    payload_columns,
+    summary,
+    time_queries,
+)
+
+DIM = 128
+COLLECTION = "bench"
+SYSTEMS = ("hnswlib", "edge", "official", "ours-memory", "ours-path")
+MILLION_SYSTEMS = ("edge", "ours-path", "ours-memory")
+LABEL = {
+    "hnswlib": "raw hnswlib",
+    "edge": "Qdrant Edge",
+    "official": "qdrant-client local",
+    "ours-memory": "qdrant-sdk :memory:",
+    "ours-path": "qdrant-sdk path",
+}
+
+
+# =================================================================================================
+# workers: each runs in a fresh interpreter for one system
+# =================================================================================================
+def _data(args: argparse.Namespace):
+    data = clustered_dataset(args.points, dim=DIM, n_queries=args.queries, seed=args.seed)
+    bucket = buckets(args.points, args.seed)
+    return data, bucket
+
+
+def _peak() -> float:
+    return max(peak_rss_mb(), current_rss_mb())
+
+
+def worker(args: argparse.Namespace) -> dict[str, Any]:
+    system = args._worker
+    data, bucket = _data(args)
+    truth = dict(np.load(args.truth))
+    collect()
+    out: dict[str, Any] = {"system": system, "points": args.points, "notes": [],
+                           "rss": {"baseline_mb": current_rss_mb()}}
+    run = {"hnswlib": _hnswlib, "edge": _edge, "official": _official,
+           "ours-memory": _ours, "ours-path": _ours}[system]
+    run(args, data, bucket, truth, out)
+    out["rss"]["peak_mb"] = _peak()
+    return out
+
+
+def _record_search(out: dict, kind: str, times: list, ids: list, truth: dict) -> None:
+    out.setdefault("search", {})[kind] = summary(times, ids, truth[kind])
+    s = out["search"][kind]
+    log(f"{out['system']}: {kind}: p50 {s['p50_ms']:.3f} ms, recall {s['recall']:.4f}")
+
+
+def _hnswlib(args, data, bucket, truth, out) -> None:
+    import hnswlib
+
+    from importlib.metadata import version
+
+    out["version"] = version("hnswlib")
+    x = normalise(data.vectors)
+    qn = normalise(data.queries)
+    n = len(x)
+    log(f"hnswlib: building over {n:,} points")
+    with Timer() as t:
+        index = hnswlib.Index(space="ip", dim=DIM)
+        index.init_index(max_elements=n, M=16, ef_construction=100, random_seed=100)
+        index.add_items(x, np.arange(n), num_threads=os.cpu_count() or 1)
+    out["ingest_s"] = t.seconds
+    del x
+    collect()
+    out["rss"]["after_load_mb"] = current_rss_mb()
+    index.set_ef(100)
+    mk = masks(data.groups, bucket)
+    for kind in KINDS:
+        flt = None if mk[kind] is None else mk[kind].__getitem__
+
+        def one(i: int, flt=flt) -> list:
+            labels, _ = index.knn_query(qn[i], k=LIMIT, num_threads=1, filter=flt)
+            return labels[0].tolist()
+
+        times, ids = time_queries(one, len(qn), passes=args.passes)
+        _record_search(out, kind, times, ids, truth)
+    out["notes"].append("filtered searches use hnswlib's Python filter callback (called per visited node)")
+    with temp_dir("bench-hnswlib-") as tmp:
+        path = os.path.join(tmp, "index.bin")
+        index.save_index(path)
+        del index
+        collect()
+        with Timer() as t:
+            index = hnswlib.Index(space="ip", dim=DIM)
+            index.load_index(path)
+            index.knn_query(qn[0], k=LIMIT)
+        out["reopen_s"] = t.seconds
+
+
+def _edge(args, data, bucket, truth, out) -> None:
+    import qdrant_edge as e
+
+    from importlib.metadata import version
+
+    out["version"] = version("qdrant-edge-py")
+    vectors, groups = data.vectors, data.groups
+    n = len(vectors)
+    with temp_dir("bench-edge-") as root:
+        path = os.path.join(root, "shard")
+        config = e.EdgeConfig(vectors={"": e.EdgeVectorParams(size=DIM, distance=e.Distance.Cosine)})
+        shard = e.EdgeShard.create(path, config)
+        for field in ("group", "bucket"):
+            shard.update(e.UpdateOperation.create_field_index(field, e.PayloadSchemaType.Integer))
+        log(f"edge: upserting {n:,} points, batch {args.batch_size}")
+        g, b = groups.tolist(), bucket.tolist()
+        with Timer() as t_up:
+            for start in range(0, n, args.batch_size):
+                end = min(n, start + args.batch_size)
+                rows = vectors[start:end].tolist()
+                points = [e.Point(i, rows[i - start], {"group": g[i], "bucket": b[i]}) for i in range(start, end)]
+                shard.update(e.UpdateOperation.upsert_points(points))
+        log("edge: optimize()")
+        with Timer() as t_opt:
+            shard.optimize()
+        out["ingest_s"] = t_up.seconds + t_opt.seconds
+        out["ingest_parts"] = {"upsert_s": t_up.seconds, "optimize_s": t_opt.seconds}
+        info = shard.info()
+        out["indexed_vectors_count"] = info.indexed_vectors_count
+        out["segments"] = info.segments_count
+        collect()
+        out["rss"]["after_load_mb"] = current_rss_mb()
+        queries = [q.tolist() for q in data.queries]
+        filters = {"unfiltered": None}
+        for kind, (key, value) in FILTERS.items():
+            filters[kind] = e.Filter(must=[e.FieldCondition(key, match=e.MatchValue(value))])
+        for kind in KINDS:
+            flt = filters[kind]
+
+            def one(i: int, flt=flt) -> list:
+                req = e.QueryRequest(limit=LIMIT, query=e.Query.Nearest(queries[i]), with_payload=True, filter=flt)
+                return [p.id for p in shard.query(req)]
+
+            times, ids = time_queries(one, len(queries), passes=args.passes)
+            _record_search(out, kind, times, ids, truth)
+        out["rss"]["after_search_mb"] = current_rss_mb()
+        shard.close()
+        del shard
+        collect()
+        out["disk_mb"] = dir_size_mb(path)
+        times = []
+        for _ in range(args.reopen_repeats):
+            with Timer() as t:
+                shard = e.EdgeShard.load(path)
+                shard.query(e.QueryRequest(limit=LIMIT, query=e.Query.Nearest(queries[0])))
+            times.append(t.seconds)
+            shard.close()
+            del shard
+            collect()
+        out["reopen_s"] = float(np.median(times))
+        out["reopen_all_s"] = times
+
+
+def _official(args, data, bucket, truth, out) -> None:
+    warnings.filterwarnings("ignore", category=UserWarning)
+    from importlib.metadata import version
+
+    from qdrant_client import QdrantClient, models
+
+    out["version"] = version("qdrant-client")
+    client = QdrantClient(":memory:")
+    client.create_collection(COLLECTION, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE))
+    payloads = payload_columns(data.groups, bucket)
+    log(f"official: uploading {args.points:,} points")
+    with Timer() as t:
+        client.upload_collection(COLLECTION, vectors=data.vectors, payload=payloads, ids=list(range(args.points)),
+                                 batch_size=args.batch_size)
+    out["ingest_s"] = t.seconds
+    collect()
+    out["rss"]["after_load_mb"] = current_rss_mb()
+    nq = min(args.official_queries, len(data.queries))
+    for kind in KINDS:
+        flt = None
+        if kind in FILTERS:
+            key, value = FILTERS[kind]
+            flt = models.Filter(must=[models.FieldCondition(key=key, match=models.MatchValue(value=value))])
+
+        def one(i: int, flt=flt) -> list:
+            return [p.id for p in client.query_points(COLLECTION, query=data.queries[i], limit=LIMIT, query_filter=flt).points]
+
+        times, ids = time_queries(one, nq, passes=1, warmup=1)
+        _record_search(out, kind, times, ids, truth)
+    out["notes"].append(f"qdrant-client local mode is brute force: {nq} queries per kind, one pass")
+    client.close()
+
+
+def _ours(args, data, bucket, truth, out) -> None:
+    from importlib.metadata import version
+
+    from sdk import QdrantClient, models
+
+    out["version"] = version("qdrant-sdk")
+    path_mode = args._worker == "ours-path"
+    n = args.points
+    payloads = payload_columns(data.groups, bucket)
+    ids = list(range(n))
+    with temp_dir("bench-ours-") as root:
+        path = os.path.join(root, "data")
+        client = QdrantClient(path=path) if path_mode else QdrantClient(":memory:")
+        client.create_collection(COLLECTION, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE))
+        for field in ("group", "bucket"):
+            client.create_payload_index(COLLECTION, field, models.PayloadSchemaType.INTEGER)
+        log(f"{args._worker}: uploading {n:,} points, batch {args.batch_size}")
+        with Timer() as t:
+            client.upload_collection(COLLECTION, vectors=data.vectors, payload=payloads, ids=ids,
+                                     batch_size=args.batch_size)
+            info = client.get_collection(COLLECTION)
+        out["ingest_s"] = t.seconds
+        out["indexed_vectors_count"] = info.indexed_vectors_count
+        out["status"] = str(getattr(info.status, "value", info.status))
+        del payloads
+        collect()
+        out["rss"]["after_load_mb"] = current_rss_mb()
+        filters: dict[str, Any] = {"unfiltered": None}
+        for kind, (key, value) in FILTERS.items():
+            filters[kind] = models.Filter(must=[models.FieldCondition(key=key, match=models.MatchValue(value=value))])
+        collection = _collection_of(client)
+        for kind in KINDS:
+            flt = filters[kind]
+            paths: dict[str, int] = {}
+
+            def one(i: int, flt=flt, paths=paths) -> list:
+                got = [p.id for p in client.query_points(COLLECTION, query=data.queries[i], limit=LIMIT,
+                                                         query_filter=flt).points]
+                return got
+
+            times, got = time_queries(one, len(data.queries), passes=args.passes)
+            _record_search(out, kind, times, got, truth)
+            if collection is not None:   # which planner path answered (one extra query, untimed)
+                client.query_points(COLLECTION, query=data.queries[0], limit=LIMIT, query_filter=flt)
+                out["search"][kind]["path"] = collection._last_plan.path
+        out["rss"]["after_search_mb"] = current_rss_mb()
+        if not path_mode:
+            client.close()
+            return
+        with Timer() as t:
+            client.close()
+        out["close_s"] = t.seconds
+        del client, collection
+        collect()
+        out["disk_mb"] = dir_size_mb(path)
+        reopen, first, rebuilt = [], [], []
+        for _ in range(args.reopen_repeats):
+            with Timer() as t:
+                client = QdrantClient(path=path)
+                count = client.count(COLLECTION).count
+            reopen.append(t.seconds)
+            with Timer() as t:
+                client.query_points(COLLECTION, query=data.queries[0], limit=LIMIT)
+            first.append(t.seconds)
+            collection = _collection_of(client)
+            if collection is not None:
+                rebuilt.append(collection._indexes.stats["builds"])
+            assert count == n, (count, n)
+            client.close()
+            del client, collection
+            collect()
+        out["reopen_s"] = float(np.median(reopen))
+        out["reopen_all_s"] = reopen
+        out["first_search_after_reopen_s"] = float(np.median(first))
+        out["reopen_rebuilds"] = rebuilt
+
+
+def _collection_of(client) -> Any:
+    engine = getattr(getattr(client, "_transport", None), "_engine", None)
+    return None if engine is None else engine._collections.get(COLLECTION)
+
+
+# =================================================================================================
+# parent
+# =================================================================================================
+TARGETS = [
+    # (label, numerator, denominator, max ratio)
+    ("search p50 vs Edge", ("ours-memory", "unfiltered"), ("edge", "unfiltered"), 1.0),
+    ("search p50 vs raw hnswlib", ("ours-memory", "unfiltered"), ("hnswlib", "unfiltered"), 2.5),
+    ("10 % filtered p50 vs Edge", ("ours-memory", "f10"), ("edge", "f10"), 1.0),
+    ("1 % filtered p50 vs Edge", ("ours-memory", "f1"), ("edge", "f1"), 1.0),
+]
+
+
+def _truth_file(tmp: str, args: argparse.Namespace) -> str:
+    data = clustered_dataset(args.points, dim=DIM, n_queries=args.queries, seed=args.seed)
+    mk = masks(data.groups, buckets(args.points, args.seed))
+    log(f"ground truth: exact top-{LIMIT} for {args.queries} queries over {args.points:,} points")
+    truth = {kind: ground_truth(data.vectors, data.queries, mk[kind]) for kind in KINDS}
+    path = os.path.join(tmp, f"truth-{args.points}.npz")
+    np.savez(path, **truth)
+    return path
+
+
+def run_size(args: argparse.Namespace, systems: tuple[str, ...]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+        truth = _truth_file(tmp, args)
+        for system in systems:
+            wargs = ["--_worker", system, "--points", str(args.points), "--queries", str(args.queries),
+                     "--passes", str(args.passes), "--batch-size", str(args.batch_size), "--seed", str(args.seed),
+                     "--official-queries", str(args.official_queries), "--reopen-repeats", str(args.reopen_repeats),
+                     "--truth", truth]
+            log(f"== {system} ({args.points:,} points)")
+            try:
+                results[system] = run_worker(os.path.abspath(__file__), wargs, timeout=args.timeout)
+            except Exception as exc:  # one broken system must not hide the others
+                log(f"{system} failed: {exc}")
+                results[system] = {"system": system, "error": str(exc)}
+    return results
+
+
+def _get(res: dict, system: str, *keys: str) -> Any:
+    d: Any = res.get(system)
+    for k in keys:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d
+
+
+def table(res: dict[str, Any], systems: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
+    headers = ["metric"] + [LABEL[s] for s in systems]
+    rows: list[list[str]] = []
+
+    def row(label: str, fn) -> None:
+        rows.append([label] + [fmt_num(fn(s)) for s in systems])
+
+    row("ingest: upsert + index build (s)", lambda s: _get(res, s, "ingest_s"))
+    row("indexed vectors", lambda s: _get(res, s, "indexed_vectors_count"))
+    for kind, label in (("unfiltered", "search"), ("f10", "10 % filter"), ("f1", "1 % filter")):
+        row(f"{label}: p50 (ms)", lambda s, k=kind: _get(res, s, "search", k, "p50_ms"))
+        row(f"{label}: recall@10", lambda s, k=kind: _get(res, s, "search", k, "recall"))
+    row("reopen (s)", lambda s: _get(res, s, "reopen_s"))
+    row("first search after reopen (s)", lambda s: _get(res, s, "first_search_after_reopen_s"))
+    row("RSS after load (MB)", lambda s: _get(res, s, "rss", "after_load_mb"))
+    row("RSS peak (MB)", lambda s: _get(res, s, "rss", "peak_mb"))
+    row("on disk (MB)", lambda s: _get(res, s, "disk_mb"))
+    return headers, rows
+
+
+def targets(res: dict[str, Any], million: dict[str, Any] | None) -> tuple[list[str], list[list[str]]]:
+    headers = ["target", "ours", "reference", "ratio", "limit", "recall", "status"]
+    rows = []
+    for label, (us, kind), (ref, rkind), limit in TARGETS:
+        a = _get(res, us, "search", kind, "p50_ms")
+        b = _get(res, ref, "search", rkind, "p50_ms")
+        rec = _get(res, us, "search", kind, "recall")
+        ratio = a / b if a and b else None
+        ok = ratio is not None and ratio <= limit and (rec or 0) >= 0.98
+        rows.append([label, fmt_num(a), fmt_num(b), _ratio(ratio), f"<= {limit}x", fmt_num(rec), "MET" if ok else "MISSED"])
+        if us == "ours-memory":  # the same for path mode
+            a2 = _get(res, "ours-path", "search", kind, "p50_ms")
+            rec2 = _get(res, "ours-path", "search", kind, "recall")
+            if a2 is not None:
+                r2 = a2 / b if b else None
+                ok2 = r2 is not None and r2 <= limit and (rec2 or 0) >= 0.98
+                rows.append([label + " (path)", fmt_num(a2), fmt_num(b), _ratio(r2), f"<= {limit}x", fmt_num(rec2),
+                             "MET" if ok2 else "MISSED"])
+    for system in ("ours-memory", "ours-path"):
+        ing = _get(res, system, "ingest_s")
+        for ref, limit in (("edge", 1.0), ("hnswlib", 1.5)):
+            b = _get(res, ref, "ingest_s")
+            ratio = ing / b if ing and b else None
+            rows.append([f"ingest vs {LABEL[ref]} ({system.split('-')[1]})", fmt_num(ing), fmt_num(b), _ratio(ratio),
+                         f"<= {limit}x", "", "MET" if ratio is not None and ratio <= limit else "MISSED"])
+    if million:
+        r = _get(million, "ours-path", "reopen_s")
+        rebuilt = _get(million, "ours-path", "reopen_rebuilds")
+        ok = r is not None and r < 2.0 and not any(rebuilt or [1])
+        rows.append(["reopen 1M (open + count), no rebuild", fmt_num(r), "", "", "< 2 s", "",
+                     "MET" if ok else "MISSED"])
+        f = _get(million, "ours-path", "first_search_after_reopen_s")
+        rows.append(["  + first search after reopen", fmt_num(f), "", "", "", "", ""])
+    return headers, rows
+
+
+def _ratio(r: float | None) -> str:
+    return "-" if r is None or (isinstance(r, float) and math.isnan(r)) else f"{r:.2f}x"
+
+
+def report(all_res: dict[str, dict], args: argparse.Namespace, meta: dict) -> str:
+    lines = [f"qdrant-sdk engine benchmark ({meta['date']})", f"command: {meta['command']}"]
+    m = meta["machine"]
+    lines.append(f"machine: {m['cpu']}, {m['cores']} cores, {m['mem_gb']} GB; Python {m['python']}, numpy {m['numpy']}")
+    lines.append(f"load average (1 min) at start {meta['load_start']:.2f}, at end {meta['load_end']:.2f}; "
+                 f"wall time {meta['elapsed_s']:.0f} s")
+    for size, res in all_res.items():
+        systems = tuple(s for s in SYSTEMS if s in res)
+        vers = ", ".join(f"{LABEL[s]} {res[s].get('version', '?')}" for s in systems if "error" not in res[s])
+        lines += ["", f"## {int(size):,} x {DIM}, Cosine  ({vers})", ""]
+        headers, rows = table(res, systems)
+        lines.append(render_table(headers, rows))
+        for s in systems:
+            if "error" in res[s]:
+                lines.append(f"{LABEL[s]}: FAILED ({res[s]['error']})")
+            for note in res[s].get("notes", []):
+                lines.append(f"note ({LABEL[s]}): {note}")
+            paths = {k: _get(res, s, "search", k, "path") for k in KINDS}
+            if any(paths.values()):
+                lines.append(f"planner paths ({LABEL[s]}): " + ", ".join(f"{k}={v}" for k, v in paths.items()))
+            if _get(res, s, "ingest_parts"):
+                parts = res[s]["ingest_parts"]
+                lines.append(f"ingest parts ({LABEL[s]}): " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
+            if _get(res, s, "reopen_all_s"):
+                lines.append(f"reopen runs ({LABEL[s]}): " + ", ".join(f"{x:.3f}" for x in res[s]["reopen_all_s"])
+                             + (f"; graph rebuilds on reopen: {res[s].get('reopen_rebuilds')}"
+                                if "reopen_rebuilds" in res[s] else ""))
+    main = all_res.get(str(args.points))
+    if main is not None:
+        headers, rows = targets(main, all_res.get("1000000") if args.million else None)
+        lines += ["", "## Targets (ratios within this run)", "", render_table(headers, rows)]
+    return "\n".join(lines)
+
+
+def markdown(all_res: dict[str, dict], args: argparse.Namespace) -> str:
+    out = []
+    for size, res in all_res.items():
+        systems = tuple(s for s in SYSTEMS if s in res)
+        headers, rows = table(res, systems)
+        out += [f"### {int(size):,} x {DIM}", "", render_markdown_table(headers, rows), ""]
+    main = all_res.get(str(args.points))
+    if main is not None:
+        headers, rows = targets(main, all_res.get("1000000") if args.million else None)
+        out += ["### Targets", "", render_markdown_table(headers, rows, align="lrrrrrl"), ""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--points", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--passes", type=int, default=3, help="passes over the queries for latency (p50 over all)")
+    ap.add_argument("--batch-size", type=int, default=1000)
+    ap.add_argument("--official-queries", type=int, default=10)
+    ap.add_argument("--reopen-repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--quick", action="store_true", help="20,000 points, 50 queries, one reopen")
+    ap.add_argument("--million", action="store_true", help="also run 1,000,000 points for " + ", ".join(MILLION_SYSTEMS))
+    ap.add_argument("--million-systems", default=",".join(MILLION_SYSTEMS))
+    ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--json", help="write all results here")
+    ap.add_argument("--markdown", help="write the tables as markdown here")
+    ap.add_argument("--_worker", help=argparse.SUPPRESS)
+    ap.add_argument("--truth", help=argparse.SUPPRESS)
+    ap.add_argument("--_out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args._worker:
+        write_json(args._out, worker(args))
+        return
+
+    if args.quick:
+        args.points, args.queries, args.reopen_repeats = 20_000, 50, 1
+    started = time.perf_counter()
+    load_start = os.getloadavg()[0]
+    all_res: dict[str, dict] = {}
+    all_res[str(args.points)] = run_size(args, tuple(s for s in args.systems.split(",") if s))
+    if args.million:
+        big = argparse.Namespace(**{**vars(args), "points": 1_000_000, "reopen_repeats": max(1, args.reopen_repeats)})
+        all_res["1000000"] = run_size(big, tuple(s for s in args.million_systems.split(",") if s))
+    meta = {
+        "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "command": "python benchmarks/bench_engine.py " + " ".join(sys.argv[1:]),
+        "machine": machine_info(),
+        "load_start": load_start,
+        "load_end": os.getloadavg()[0],
+        "elapsed_s": time.perf_counter() - started,
+    }
+    print(report(all_res, args, meta))
+    if args.json:
+        write_json(args.json, {"meta": meta, "results": all_res})
+    if args.markdown:
+        with open(args.markdown, "w") as fh:
+            fh.write(markdown(all_res, args))
+
+
+if __name__ == "__main__":
+    main()
