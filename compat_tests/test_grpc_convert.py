@@ -387,6 +387,18 @@ def test_request_envelope_fields() -> None:
     assert [s.collection_name for s in sent.search_points] == ["c"]
 
 
+def as_points(body: Any) -> m.PointsList:
+    """The server's fast path hands the engine a PointsBatch of float32 matrices: compare as points."""
+    if isinstance(body, m.PointsList):
+        return body
+    batch = body.batch
+    vectors = batch.vectors
+    rows = ([{name: matrix[i].tolist() for name, matrix in vectors.items()} for i in range(len(batch.ids))]
+            if isinstance(vectors, dict) else [row.tolist() for row in vectors])
+    return m.PointsList(points=[m.PointStruct(id=pid, vector=rows[i], payload=(batch.payloads or [None] * len(rows))[i])
+                                for i, pid in enumerate(batch.ids)])
+
+
 def test_numpy_batch_becomes_points() -> None:
     vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
     batch = m.PointsBatch.model_construct(
@@ -395,7 +407,7 @@ def test_numpy_batch_becomes_points() -> None:
     sent, kwargs = request_round_trip("upsert_points", batch, wait=True)
     assert [p.id.num or p.id.uuid for p in sent.points] == [1, 2, U1, 4]
     assert list(sent.points[3].vectors.vector.dense.data) == [9.0, 10.0, 11.0]
-    assert kwargs["body"] == m.PointsList(points=[
+    assert as_points(kwargs["body"]) == m.PointsList(points=[
         m.PointStruct(id=1, vector=[0.0, 1.0, 2.0], payload={"a": 1}),
         m.PointStruct(id=2, vector=[3.0, 4.0, 5.0]),
         m.PointStruct(id=U1, vector=[6.0, 7.0, 8.0]),
@@ -403,18 +415,35 @@ def test_numpy_batch_becomes_points() -> None:
     ])
     named = m.Batch(ids=[1, 2], vectors={"a": [[1.0], [2.0]], "m": [[[1.0], [2.0]], [[3.0], [4.0]]]})
     _, kwargs = request_round_trip("upsert_points", m.PointsBatch(batch=named))
-    assert [p.vector for p in kwargs["body"].points] == [{"a": [1.0], "m": [[1.0], [2.0]]}, {"a": [2.0], "m": [[3.0], [4.0]]}]
+    assert [p.vector for p in as_points(kwargs["body"]).points] == [{"a": [1.0], "m": [[1.0], [2.0]]},
+                                                                    {"a": [2.0], "m": [[3.0], [4.0]]}]
     with pytest.raises(BadRequestError):
         request_round_trip("upsert_points", m.PointsBatch.model_construct(
             batch=m.Batch.model_construct(ids=[1, 2], vectors=np.zeros((3, 2)), payloads=None),
             shard_key=None, update_filter=None, update_mode=None))
 
 
+def test_server_reads_dense_upserts_as_float32_matrices() -> None:
+    points = [m.PointStruct(id=i, vector={"a": [float(i), 0.5], "b": [1.0, 2.0, float(i)]}, payload={"i": i} if i else None)
+              for i in range(3)]
+    _, kwargs = request_round_trip("upsert_points", m.PointsList(points=points))
+    body = kwargs["body"]
+    assert isinstance(body, m.PointsBatch) and body.batch.vectors["b"].dtype == np.float32
+    assert body.batch.vectors["b"].shape == (3, 3) and body.batch.payloads == [None, {"i": 1}, {"i": 2}]
+    assert as_points(body) == m.PointsList(points=points)
+    # anything else takes the general path, unchanged
+    for odd in ([m.PointStruct(id=1, vector=[1.0, 2.0]), m.PointStruct(id=2, vector=[1.0])],           # ragged
+                [m.PointStruct(id=1, vector={"a": [1.0]}), m.PointStruct(id=2, vector={"b": [1.0]})],  # other names
+                [m.PointStruct(id=1, vector=[1.0]), m.PointStruct(id=2, vector=[[1.0]])]):             # multi
+        _, kwargs = request_round_trip("upsert_points", m.PointsList(points=odd))
+        assert kwargs["body"] == m.PointsList(points=odd)
+
+
 def test_numpy_vectors_in_points_and_queries() -> None:
     point = m.PointStruct.model_construct(id=1, vector=np.array([1.0, 2.0], dtype=np.float32), payload=None)
     _, kwargs = request_round_trip("upsert_points", m.PointsList.model_construct(points=[point], shard_key=None,
                                                                                 update_filter=None, update_mode=None))
-    assert kwargs["body"].points[0].vector == [1.0, 2.0]
+    assert as_points(kwargs["body"]).points[0].vector == [1.0, 2.0]
     query = m.QueryRequest.model_construct(query=np.array([0.5, 0.25]), limit=1)
     _, kwargs = request_round_trip("query_points", query)
     assert kwargs["body"].query == m.NearestQuery(nearest=[0.5, 0.25])

@@ -404,7 +404,7 @@ def test_channel_settings() -> None:
     assert channel_options["grpc.max_receive_message_length"] == 1 << 20   # the caller's setting wins
     assert channel_options["grpc.keepalive_time_ms"] == 1000
     assert ("x-trace", "1") in wire.metadata and ("api-key", "k") in wire.metadata
-    assert wire.deadline({"timeout": 3}) == 3.0 and wire.deadline({}) is None
+    assert wire.deadline({"timeout": 3}) == 3.0 and wire.deadline({}) == 5.0
     plain = AsyncGrpcTransport(resolve_location(url="http://[::1]:6333", grpc_port=6334), RemoteOptions())
     assert plain._wire.target == "[::1]:6334" and not plain._wire.secure
 

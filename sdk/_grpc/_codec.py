@@ -216,11 +216,12 @@ def encode_fields(value: Any, msg: Any, skip: Iterable[str] = (), extra_ok: Iter
         raise BadRequestError(f"Wrong input: expected an object for {descriptor.name}, got {type(value).__name__}")
     msg.SetInParent()
     skipped_rest = []
+    lookup = value.get if isinstance(value, dict) else value.__dict__.get   # pydantic keeps fields in __dict__
     for f in plan(descriptor):
         if f.name in skip:
             skipped_rest.append(f.rest)
             continue
-        v = get(value, f.rest)
+        v = lookup(f.rest)
         if v is None:
             continue
         kind = f.kind
@@ -287,7 +288,7 @@ def decode_fields(msg: Any, skip: Iterable[str] = ()) -> Dict[str, Any]:
         elif kind == _MAP_MESSAGE:
             items = getattr(msg, f.name)
             if items or f.always:
-                out[f.rest] = {key: decode(item) for key, item in items.items()}
+                out[f.rest] = {key: decode(items[key]) for key in items}
         else:
             items = getattr(msg, f.name)
             if items or f.always:
@@ -432,19 +433,14 @@ def _json_scalar(v: Any) -> Any:
 @decoder("qdrant.Value")
 def decode_value(msg: Any) -> Any:
     kind = msg.WhichOneof("kind")
-    if kind == "string_value":
-        return msg.string_value
-    if kind == "integer_value":
-        return msg.integer_value
-    if kind == "double_value":
-        return msg.double_value
-    if kind == "bool_value":
-        return msg.bool_value
     if kind == "struct_value":
-        return {key: decode_value(item) for key, item in msg.struct_value.fields.items()}
+        fields = msg.struct_value.fields
+        return {key: decode_value(fields[key]) for key in fields}
     if kind == "list_value":
         return [decode_value(item) for item in msg.list_value.values]
-    return None
+    if kind is None or kind == "null_value":
+        return None
+    return getattr(msg, kind)   # string_value, integer_value, double_value, bool_value
 
 
 def encode_payload(payload: Any, container: Any) -> None:
@@ -456,7 +452,8 @@ def encode_payload(payload: Any, container: Any) -> None:
 
 
 def decode_payload(container: Any) -> Dict[str, Any]:
-    return {key: decode_value(item) for key, item in container.items()}
+    # ``for key in map`` + ``map[key]`` is ~40% faster than ``map.items()`` on upb maps
+    return {key: decode_value(container[key]) for key in container}
 
 
 # -- point ids -------------------------------------------------------------------------------------------------------
@@ -531,7 +528,8 @@ def map_wrapper(full_name: str, field: str) -> None:
             encode(item, container[key])
 
     def dec(msg: Any) -> Any:
-        return {key: decode(item) for key, item in getattr(msg, field).items()}
+        items = getattr(msg, field)
+        return {key: decode(items[key]) for key in items}
 
     ENCODERS[full_name] = enc
     DECODERS[full_name] = dec

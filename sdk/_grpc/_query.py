@@ -27,7 +27,7 @@ from ._codec import (
     plain, unsupported,
 )
 from ._filters import condition_kind, decode_condition, encode_condition
-from ._points import decode_vector, encode_vector
+from ._points import _decode_vector_kind, decode_vector, encode_vector
 
 RENAMES.update({
     "qdrant.QueryPoints": {"with_vectors": "with_vector"},
@@ -62,9 +62,10 @@ def encode_vector_input(value: Any, msg: Any) -> None:
 
 @decoder("qdrant.VectorInput")
 def decode_vector_input(msg: Any) -> Any:
-    if msg.WhichOneof("variant") == "id":
+    kind = msg.WhichOneof("variant")
+    if kind == "id":
         return decode_point_id(msg.id)
-    return decode_vector(msg)
+    return _decode_vector_kind(msg, kind)
 
 
 # -- Query --------------------------------------------------------------------------------------------------------------------

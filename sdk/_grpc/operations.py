@@ -51,6 +51,7 @@ class RpcSpec:
     result_model: Any = None      # type the client validates the decoded result into
     batch_field: Optional[str] = None    # repeated inner requests that carry their own envelope
     payload_default: Optional[bool] = None   # with_payload when not given (None: no points in result)
+    fast_body: Optional[Callable[[Any], Any]] = None   # server shortcut: request -> body model, or None
     _fields: frozenset = field(default=frozenset(), repr=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +82,10 @@ class RpcSpec:
 
     # -- server ---------------------------------------------------------------------------------------------------
     def accept(self, request: Any) -> Dict[str, Any]:
+        if self.fast_body is not None:
+            body = self.fast_body(request)
+            if body is not None:
+                return {**{name: getattr(request, name) for name in self.path_params}, "body": body}
         data = decode(request)
         kwargs: Dict[str, Any] = {}
         for name in self.path_params:
@@ -309,7 +314,8 @@ _TABLE: List[RpcSpec] = [
     RpcSpec("get_collections_aliases", _C, "ListAliases", cpb.ListAliasesRequest, cpb.ListAliasesResponse, "self", M.CollectionsAliasesResponse),
     RpcSpec("get_collection_aliases", _C, "ListCollectionAliases", cpb.ListCollectionAliasesRequest, cpb.ListAliasesResponse, "self", M.CollectionsAliasesResponse),
     # points: writes
-    RpcSpec("upsert_points", _P, "Upsert", ppb.UpsertPoints, ppb.PointsOperationResponse, "result", M.UpdateResult),
+    RpcSpec("upsert_points", _P, "Upsert", ppb.UpsertPoints, ppb.PointsOperationResponse, "result", M.UpdateResult,
+            fast_body=_points.fast_insert_batch),
     RpcSpec("delete_points", _P, "Delete", ppb.DeletePoints, ppb.PointsOperationResponse, "result", M.UpdateResult),
     RpcSpec("update_vectors", _P, "UpdateVectors", ppb.UpdatePointVectors, ppb.PointsOperationResponse, "result", M.UpdateResult),
     RpcSpec("delete_vectors", _P, "DeleteVectors", ppb.DeletePointVectors, ppb.PointsOperationResponse, "result", M.UpdateResult),

@@ -13,8 +13,8 @@ Rules of the wire, said once:
   ``grpc_options`` are added to (and override) the channel options.
 * Metadata: ``api-key`` when an API key is given, ``authorization: Bearer <token>`` from
   ``auth_token_provider`` on every call, and the client's ``headers`` (lower-cased keys).
-* Deadline: the call's ``timeout`` or else the client's; none when neither is set (as
-  qdrant-client). The call's ``timeout`` also goes in the request for the server to honour.
+* Deadline: the call's ``timeout``, else the client's, else 5 seconds (qdrant-client's gRPC and
+  REST default). The call's ``timeout`` also goes in the request for the server to honour.
 * Errors: a gRPC status becomes the typed exception of the same meaning (``map_rpc_error``);
   a channel that cannot connect is ``ConnectError``.
 * Operations Qdrant serves only over REST (snapshot download/upload/recover, ``GET`` of one point,
@@ -41,6 +41,7 @@ from .._location import Location, RemoteOptions
 __all__ = ["GrpcTransport", "AsyncGrpcTransport", "map_rpc_error"]
 
 _UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+DEFAULT_TIMEOUT = 5.0   # seconds, as qdrant-client (QdrantRemote.DEFAULT_GRPC_TIMEOUT)
 
 _BY_CODE = {
     grpc.StatusCode.INVALID_ARGUMENT: BadRequestError,
@@ -90,9 +91,11 @@ class _Wire:
         self.timeout = options.timeout if options.timeout is not None else location.timeout
         self.token_provider = options.auth_token_provider
 
-    def deadline(self, params: Dict[str, Any]) -> Optional[float]:
+    def deadline(self, params: Dict[str, Any]) -> float:
         timeout = params.get("timeout")
-        return float(timeout) if timeout is not None else (float(self.timeout) if self.timeout is not None else None)
+        if timeout is None:
+            timeout = self.timeout if self.timeout is not None else DEFAULT_TIMEOUT
+        return float(timeout)
 
     def with_token(self, token: Optional[str]) -> Tuple[Tuple[str, str], ...]:
         if token is None:
