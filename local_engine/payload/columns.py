@@ -115,7 +115,7 @@ class EntryBuffer:
         rows are one range (rule 2). ``fields`` are the other fields, in order."""
         assert self.n == 0 and not self._staged and not len(self._start)
         n = len(owners)
-        cap = max(16, n)
+        cap = max(16, n + n // 8)  # headroom: the first writes after a load do not copy everything
         self._bufs = [_grown(np.asarray(a, dtype=dt), cap, n) for a, dt in zip([owners, *fields], self._dtypes)]
         self._alive = np.ones(cap, dtype=bool)
         self.n = n

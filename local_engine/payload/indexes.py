@@ -159,13 +159,14 @@ class FieldIndex:
     def _derive(self, col: Column, a: int, b: int) -> tuple[np.ndarray, np.ndarray | None]:
         kind = col.values.field(1)[a:b]
         t = self.spec.type
+        # copies, not views: the column's buffers are rewritten in place when it compacts
         if t in ("keyword", "text"):
-            return kind == STR, col.values.field(4)[a:b]
+            return kind == STR, col.values.field(4)[a:b].copy()
         if t == "bool":
-            return kind == BOOL, col.values.field(3)[a:b]
+            return kind == BOOL, col.values.field(3)[a:b].copy()
         if t == "integer":
             num, ival = col.values.field(2)[a:b], col.values.field(3)[a:b]
-            val = ival.copy()
+            val = ival.copy()  # (copied for the same reason)
             convert = (kind == FLOAT) | (kind == BIGINT)
             ok = kind == INT
             if convert.any():
@@ -469,8 +470,11 @@ class FieldIndex:
             new, new_vals, new_owners = new[order], new_vals[order], new_owners[order]
             lo = np.searchsorted(vals, new_vals, side="left")
             hi = np.searchsorted(vals, new_vals, side="right")
-            for j in np.flatnonzero(hi > lo).tolist():  # equal values: place by owner
-                lo[j] += np.searchsorted(owners[lo[j] : hi[j]], new_owners[j])
+            ties = np.flatnonzero(hi > lo)
+            if len(ties):  # equal values are ordered by owner: search (run of the value, owner)
+                run = np.cumsum(np.r_[True, vals[1:] != vals[:-1]]) - 1
+                key = (run << 32) | owners
+                lo[ties] = np.searchsorted(key, (run[lo[ties]] << 32) | new_owners[ties])
             vals, owners, rows = np.insert(vals, lo, new_vals), np.insert(owners, lo, new_owners), np.insert(rows, lo, new)
         else:
             rows = np.flatnonzero(self.ok)
