@@ -39,6 +39,7 @@ from sdk import models
 
 from .collection import Collection
 from .errors import BadRequest, NotFound
+from .index.maintainer import blob_key
 from .snapshots import SnapshotReader, SnapshotWriter, capture_collection
 from .snapshots._tar import TarOut
 from .snapshots.format import CHECKSUM_SUFFIX, SNAPSHOT_SUFFIX
@@ -99,13 +100,13 @@ class SnapshotOperations:
         with self._locate(body.location, body.api_key) as path:
             return self._recover(collection_name, path, checksum)
 
-    def recover_from_uploaded_snapshot(self, collection_name: str, snapshot: Any,
+    def recover_from_uploaded_snapshot(self, collection_name: str, body: Any,
                                        priority: Any = None, checksum: str | None = None) -> bool:
-        """Recover from an uploaded file: ``snapshot`` is bytes, a file path or a binary file object
-        (the multipart field ``snapshot`` of ``POST /collections/{name}/snapshots/upload``)."""
+        """Recover from an uploaded file. ``body`` is the multipart field ``snapshot`` of
+        ``POST /collections/{name}/snapshots/upload``: bytes, a file path or a binary file object."""
         _check_priority(priority)
         checksum = _check_checksum(checksum)
-        with self._uploaded(snapshot) as path:
+        with self._uploaded(body) as path:
             return self._recover(collection_name, path, checksum)
 
     # -- full-storage snapshots ----------------------------------------------------------------------
@@ -226,14 +227,15 @@ class SnapshotOperations:
         return existing
 
     def _restored_aliases(self, target: str, snapshot_aliases: list[str]) -> dict[str, str]:
-        """The alias table after recovery: the snapshot's aliases point at ``target`` again, unless
-        the name now belongs to a collection or to an alias of another collection (left alone)."""
-        aliases = dict(self._aliases)
+        """The alias table after recovery: the aliases of ``target`` are exactly the snapshot's,
+        except a name that now belongs to a collection or to an alias of another collection (left
+        alone, with a warning)."""
+        aliases = {a: c for a, c in self._aliases.items() if c != target}
         for alias in snapshot_aliases:
             if alias == target:
                 continue
             holder = aliases.get(alias)
-            if alias in self._collections or (holder is not None and holder != target and holder in self._collections):
+            if alias in self._collections or holder is not None:
                 log.warning("snapshot alias %r of %r not restored: the name is taken by %r", alias, target,
                             alias if alias in self._collections else holder)
                 continue
@@ -316,27 +318,75 @@ class SnapshotOperations:
 
 # -- building the recovered collection -------------------------------------------------------------------
 def _build_collection(name: str, contents: SnapshotContents, store: CollectionStore) -> Collection:
-    """A complete collection from ``contents`` on the staged ``store`` (written and made durable first)."""
+    """A complete collection from ``contents`` on the staged ``store`` (written and made durable
+    first in path mode). Points keep their offsets, so the snapshot's HNSW graphs (labels are
+    offsets) load as they are instead of being rebuilt; a very sparse collection (mostly
+    deleted offsets) is compacted instead and its graphs are rebuilt."""
     n = contents.points_count
+    offsets, size, graphs = contents.offsets, contents.next_offset, contents.graphs
+    if size > 2 * n + 1024:
+        offsets, size, graphs = np.arange(n, dtype=np.int64), n, {}
+    identity = size == n
+    dense = {}
+    for vname, (matrix, present) in contents.dense.items():
+        if identity:
+            dense[vname] = (matrix, present)
+        else:  # scatter the rows to their offsets
+            full = np.zeros((size, matrix.shape[1]), dtype=np.float32)
+            full_present = np.zeros(size, dtype=bool)
+            full[offsets] = matrix
+            full_present[offsets] = present
+            dense[vname] = (full, full_present)
     if store.persistent:
-        ids, payloads, dense = contents.ids, contents.payloads, list(contents.dense.items())
+        ids, payloads = contents.ids, contents.payloads
+        rows = list(contents.dense.items())
+        offs = offsets.tolist()
         for start in range(0, n, _WRITE_BATCH):
-            stop = min(n, start + _WRITE_BATCH)
             records = []
-            for i in range(start, stop):
-                vectors = {vname: matrix[i] for vname, (matrix, present) in dense if present[i]}
-                records.append(PointRecord(i, ids[i], payloads[i], vectors))
+            for i in range(start, min(n, start + _WRITE_BATCH)):
+                vectors = {vname: matrix[i] for vname, (matrix, present) in rows if present[i]}
+                records.append(PointRecord(offs[i], ids[i], payloads[i], vectors))
             store.write(records, [])
+        for vname, blob in graphs.items():
+            store.save_blob(blob_key(vname), [blob])
         # Saves the matrices for a fast reopen, and commits with synchronous=FULL, which makes
         # every row written above durable before the swap points the name at this store.
-        store.checkpoint(dict(contents.dense))
-    collection = Collection(name, contents.config, store)
+        store.checkpoint(dense)
+    collection = Collection(name, contents.config, _SeededStore(store, graphs))
     collection.payload_schema = dict(contents.payload_schema)
     collection.load(LoadedPoints(
-        offsets=np.arange(n, dtype=np.int64), ext_ids=contents.ids, payloads=contents.payloads,
-        dense=dict(contents.dense), next_offset=n,
+        offsets=offsets, ext_ids=contents.ids, payloads=contents.payloads, dense=dense, next_offset=size,
+        seqs=np.zeros(n, dtype=np.int64),   # nothing was written after the graphs were taken
     ))
+    collection._store = store   # the seeded view was only for loading the graphs
     return collection
+
+
+class _SeededStore(CollectionStore):
+    """The staged store, as ``Collection.load`` sees it: it also serves the snapshot's graphs,
+    in memory mode too, so the index loader restores them instead of building new ones."""
+
+    persistent = True
+
+    def __init__(self, store: CollectionStore, graphs: dict[str, bytearray]) -> None:
+        self._inner = store
+        self._graphs = {blob_key(k): v for k, v in graphs.items()}
+
+    def load_blob(self, key: str) -> tuple[bytearray, int] | None:
+        blob = self._graphs.get(key)
+        return None if blob is None else (blob, 0)
+
+    def save_config(self, config: dict[str, Any]) -> None:
+        self._inner.save_config(config)
+
+    def load_config(self) -> dict[str, Any]:
+        return self._inner.load_config()
+
+    def write(self, upserts: Any, deletes: Any) -> None:
+        self._inner.write(upserts, deletes)
+
+    def load(self) -> LoadedPoints:
+        return self._inner.load()
 
 
 class _ReplacedStore(CollectionStore):

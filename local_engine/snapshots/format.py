@@ -10,10 +10,15 @@ of one collection. ``docs/snapshots.md`` is the reference; the entries, in archi
     payload_index.json             {field: payload schema}: PayloadSchemaType value or *IndexParams
     aliases.json                   ["alias", ...]: the aliases pointing at the collection
     points/ids.json                [id, ...] in row order: unsigned 64-bit ints, canonical UUIDs
+    points/offsets.npy             int64 [points]: each point's offset (row number) in the collection,
+                                   strictly increasing; the manifest's ``next_offset`` bounds them
     points/payloads.json           [payload, ...] aligned with ids ({} = no payload)
     vectors/dense-<k>.npy          float32 little-endian C-order matrix [points, dim]; row i is
                                    the vector of point i (zeros where absent)
     vectors/dense-<k>.present.npy  bool [points]: which rows hold a vector
+    index/hnsw-<k>.bin             the HNSW graph of one dense vector name, in local_engine/index's
+                                   own file format (labels are the offsets above); only for names
+                                   that have a graph
 
 ``<k>`` numbers the vector names; the manifest maps names (any string, "" = unnamed) to files.
 
@@ -23,10 +28,10 @@ Room to grow, without breaking this version's readers:
   ``dense``. Sparse vectors (``vectors/sparse-<k>.{indptr,indices,values}.npy``, CSR rows
   aligned with ids) and multivectors (``vectors/multi-<k>.{offsets,data}.npy``) will be new
   kinds. A reader refuses a kind it does not know: ignoring it would lose data.
-* Index files: the manifest's ``indexes`` lists index files under ``index/`` (e.g. an HNSW
-  graph of one vector name, with the parameters and the data it was built from). Indexes are
-  a cache: a reader verifies their checksums, loads the kinds it knows when they match the
-  data, and rebuilds (or ignores) the rest. Version 1 writes none.
+* Index files: the manifest's ``indexes`` lists ``{"kind", "vector", "files"}`` with files
+  under ``index/``. Version 1 writes ``hnsw`` graphs. Indexes are a cache: a reader verifies
+  their checksums like every entry, loads the kinds it knows when they match the data and the
+  config, and rebuilds the rest from the vectors (an unknown kind is simply not loaded).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ PAYLOAD_INDEX = "payload_index.json"
 ALIASES = "aliases.json"
 IDS = "points/ids.json"
 PAYLOADS = "points/payloads.json"
+OFFSETS = "points/offsets.npy"
 INDEX_DIR = "index/"
 
 SNAPSHOT_SUFFIX = ".snapshot"
@@ -60,6 +66,11 @@ class InvalidSnapshot(BadRequest):
 def dense_entries(k: int) -> tuple[str, str]:
     """(matrix entry, presence entry) of the ``k``-th dense vector name."""
     return f"vectors/dense-{k}.npy", f"vectors/dense-{k}.present.npy"
+
+
+def hnsw_entry(k: int) -> str:
+    """The graph file of the ``k``-th vector name that has one."""
+    return f"{INDEX_DIR}hnsw-{k}.bin"
 
 
 def check_member_name(name: str) -> None:

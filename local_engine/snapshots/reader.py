@@ -52,7 +52,10 @@ class SnapshotContents:
     aliases: list[str]
     ids: list
     payloads: list[dict]
-    dense: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    dense: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)   # row-aligned
+    offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # row -> offset
+    next_offset: int = 0
+    graphs: dict[str, bytearray] = field(default_factory=dict)   # vector name -> HNSW graph file
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -81,10 +84,24 @@ class SnapshotReader:
                 members = tar.getmembers()
             except (tarfile.TarError, EOFError, OSError) as e:
                 raise _bad(f"the archive is truncated or damaged ({e})") from None
+            self._check_end_marker(members)
             by_name = self._check_members(members)
             manifest = self._manifest(tar, by_name)
             data = self._verified_entries(tar, by_name, manifest)
         return self._parse(manifest, data)
+
+    def _check_end_marker(self, members: list[tarfile.TarInfo]) -> None:
+        """A complete tar ends with two zero blocks after the last entry; a file cut anywhere, even
+        in that padding, is refused (entries cut short are caught by their sizes and checksums)."""
+        end = 0
+        if members:
+            last = members[-1]
+            end = last.offset_data + -(-last.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+        with open(self.path, "rb") as f:
+            f.seek(end)
+            marker = f.read(2 * tarfile.BLOCKSIZE)
+        if len(marker) < 2 * tarfile.BLOCKSIZE or marker.count(0) != len(marker):
+            raise _bad("the archive has no end-of-archive marker; the file is truncated")
 
     def _check_members(self, members: list[tarfile.TarInfo]) -> dict[str, tarfile.TarInfo]:
         by_name: dict[str, tarfile.TarInfo] = {}
@@ -174,7 +191,7 @@ class SnapshotReader:
 
     # -- 4. contents --------------------------------------------------------------------------------
     def _parse(self, manifest: dict[str, Any], data: dict[str, bytearray]) -> SnapshotContents:
-        used = {fmt.CONFIG, fmt.PAYLOAD_INDEX, fmt.ALIASES, fmt.IDS, fmt.PAYLOADS}
+        used = {fmt.CONFIG, fmt.PAYLOAD_INDEX, fmt.ALIASES, fmt.IDS, fmt.PAYLOADS, fmt.OFFSETS}
         for name in sorted(used):
             if name not in data:
                 raise _bad(f"required entry {name!r} is missing")
@@ -194,6 +211,12 @@ class SnapshotReader:
         _check_ids(ids)
         if not all(type(p) is dict for p in payloads):
             raise _bad("points/payloads.json holds a payload that is not a JSON object")
+        next_offset = manifest.get("next_offset")
+        if not _is_size(next_offset) or next_offset < n:
+            raise _bad("manifest.json has no valid `next_offset`")
+        offsets = _npy(fmt.OFFSETS, data[fmt.OFFSETS], np.dtype("<i8"), (n,))
+        if n and (offsets[0] < 0 or offsets[-1] >= next_offset or not bool(np.all(offsets[1:] > offsets[:-1]))):
+            raise _bad("points/offsets.npy must hold strictly increasing offsets below `next_offset`")
 
         vectors = manifest.get("vectors")
         if not isinstance(vectors, dict) or set(vectors) != set(params):
@@ -219,11 +242,15 @@ class SnapshotReader:
         indexes = manifest.get("indexes", [])
         if not isinstance(indexes, list):
             raise _bad("manifest.json has an invalid `indexes` list")
-        for index in indexes:  # a cache: verified (checksums above), not loaded by this version
+        graphs: dict[str, bytearray] = {}
+        for index in indexes:  # a cache: verified (checksums above); kinds this version does not know are not loaded
             files = index.get("files") if isinstance(index, dict) else None
-            if not isinstance(files, list) or not all(isinstance(f, str) and f.startswith(fmt.INDEX_DIR) for f in files):
+            if not isinstance(files, list) or not all(isinstance(f, str) and f.startswith(fmt.INDEX_DIR) for f in files) \
+                    or not set(files) <= set(data):
                 raise _bad("manifest.json lists an index without valid `files` under index/")
             used.update(files)
+            if index.get("kind") == "hnsw" and index.get("vector") in params and len(files) == 1:
+                graphs[index["vector"]] = data[files[0]]
         unused = sorted(set(data) - used - {fmt.IDS, fmt.PAYLOADS})
         if unused:
             raise _bad(f"archive entry {unused[0]!r} is not used by anything the manifest describes")
@@ -242,7 +269,7 @@ class SnapshotReader:
         return SnapshotContents(
             collection=str(manifest.get("collection", "")), created_at=str(manifest.get("created_at", "")),
             config=config, payload_schema=schema, aliases=aliases, ids=ids, payloads=payloads, dense=dense,
-            manifest=manifest,
+            offsets=offsets, next_offset=next_offset, graphs=graphs, manifest=manifest,
         )
 
     @staticmethod

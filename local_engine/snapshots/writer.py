@@ -2,8 +2,8 @@
 
 Point-in-time rule: the collection lock is held only while copying what a later write could
 change: the live offsets, their ids, *references* to their payload dicts (the payload store
-never mutates a stored dict in place, it replaces it: ``local_engine/payload/store.py``), and
-copies of the vector rows. Encoding, hashing and writing happen after the lock is released,
+never mutates a stored dict in place, it replaces it: ``local_engine/payload/store.py``),
+copies of the vector rows and of the HNSW graphs' arrays. Encoding, hashing and writing happen after the lock is released,
 so writes continue while a snapshot is written and never show up in it half-applied.
 """
 
@@ -36,6 +36,9 @@ class CollectionView:
     ids: list                                   # row order
     payloads: list                              # dict (shared, never mutated) or None, aligned with ids
     dense: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)   # name -> (matrix, present)
+    offsets: np.ndarray | None = None           # int64 offset of each row in the collection (None: 0..n-1)
+    next_offset: int | None = None              # the collection's size in offsets (None: n)
+    graphs: dict[str, list] = field(default_factory=dict)   # vector name -> HNSW graph file (buffers)
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -76,11 +79,19 @@ def capture_collection(collection: Any, aliases: list[str]) -> CollectionView:
                 matrix[: len(inside)] = vec.data[inside]
                 present[: len(inside)] = vec.present[inside]
             dense[name] = (matrix, present)
+        # HNSW graphs (local_engine/index): labels are offsets, so they stay valid with the
+        # offsets kept above. ``serialize`` copies hnswlib's arrays, like the rows above.
+        graphs = {}
+        indexes = getattr(collection, "_indexes", None)
+        for name, graph in (getattr(indexes, "graphs", None) or {}).items():
+            if not graph.empty and not indexes.is_pending(name):
+                graphs[name] = graph.serialize(size)
         config = collection.config.model_dump(mode="json")
         schema = {f: schema_json(s) for f, s in collection.payload_schema.items()}
     return CollectionView(
         name=collection.name, config=config, payload_schema=schema, aliases=list(aliases),
-        ids=ids, payloads=payloads, dense=dense,
+        ids=ids, payloads=payloads, dense=dense, offsets=live.astype(np.int64), next_offset=int(size),
+        graphs=graphs,
     )
 
 
@@ -111,6 +122,7 @@ class SnapshotWriter:
             (fmt.PAYLOAD_INDEX, [_json_bytes(view.payload_schema)]),
             (fmt.ALIASES, [_json_bytes(sorted(view.aliases))]),
             (fmt.IDS, [_json_bytes(view.ids)]),
+            (fmt.OFFSETS, _npy_buffers(self._offsets())),
             (fmt.PAYLOADS, [_json_bytes([p if p else {} for p in view.payloads])]),
         ]
         vectors = {}
@@ -123,12 +135,22 @@ class SnapshotWriter:
                 "kind": "dense", "dtype": "float32", "dim": int(matrix.shape[1]),
                 "count": int(np.count_nonzero(present)), "data": data_entry, "present": present_entry,
             }
-        return entries, vectors
+        indexes = []
+        for k, (name, parts) in enumerate(sorted(view.graphs.items())):
+            entry = fmt.hnsw_entry(k)
+            entries.append((entry, list(parts)))
+            indexes.append({"kind": "hnsw", "vector": name, "files": [entry]})
+        return entries, vectors, indexes
+
+    def _offsets(self) -> np.ndarray:
+        if self.view.offsets is None:
+            return np.arange(self.view.points_count, dtype="<i8")
+        return np.asarray(self.view.offsets, dtype="<i8")
 
     def write(self, fileobj: BinaryIO) -> tuple[int, str]:
         """Write the archive to ``fileobj``; return (bytes written, SHA-256 hex of them)."""
         view = self.view
-        entries, vectors = self._entries()
+        entries, vectors, indexes = self._entries()
         described = {}
         for name, buffers in entries:
             digest = hashlib.sha256()
@@ -143,8 +165,9 @@ class SnapshotWriter:
             "collection": view.name,
             "created_at": view.created_at.isoformat(),
             "points_count": view.points_count,
+            "next_offset": view.points_count if view.next_offset is None else view.next_offset,
             "vectors": vectors,
-            "indexes": [],
+            "indexes": indexes,
             "entries": described,
         }
         tar = TarOut(fileobj, view.created_at.timestamp())

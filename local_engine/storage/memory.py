@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -36,6 +37,7 @@ class MemoryStorage(Storage):
     def __init__(self) -> None:
         self._aliases: dict[str, str] = {}
         self._snapshots_dir: Path | None = None   # a temp directory, made on first use
+        self._snapshots_lock = threading.Lock()
         self._peer_id = random.getrandbits(52)
 
     def collection_names(self) -> list[str]:
@@ -58,9 +60,10 @@ class MemoryStorage(Storage):
 
     # -- snapshots: files live in a temp directory owned by this storage, deleted on close ------
     def snapshots_path(self) -> Path:
-        if self._snapshots_dir is None:
-            self._snapshots_dir = Path(tempfile.mkdtemp(prefix="qdrant-sdk-snapshots-"))
-        return self._snapshots_dir
+        with self._snapshots_lock:
+            if self._snapshots_dir is None:
+                self._snapshots_dir = Path(tempfile.mkdtemp(prefix="qdrant-sdk-snapshots-"))
+            return self._snapshots_dir
 
     def peer_id(self) -> int:
         return self._peer_id
@@ -72,6 +75,7 @@ class MemoryStorage(Storage):
         self._aliases = dict(aliases)
 
     def close(self) -> None:
-        if self._snapshots_dir is not None:
-            shutil.rmtree(self._snapshots_dir, ignore_errors=True)
-            self._snapshots_dir = None
+        with self._snapshots_lock:
+            if self._snapshots_dir is not None:
+                shutil.rmtree(self._snapshots_dir, ignore_errors=True)
+                self._snapshots_dir = None
