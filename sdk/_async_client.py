@@ -9,6 +9,8 @@ one operation; all request building lives here or in ``_inputs``, never in a tra
 
 from __future__ import annotations
 
+import os
+import shutil
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -545,6 +547,118 @@ class AsyncQdrantClient:
         return await self._call(
             "query_points", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
         )
+
+
+    # -- snapshots ------------------------------------------------------------------------------------
+    async def create_snapshot(
+        self, collection_name: str, wait: bool = True, **kwargs: Any
+    ) -> Optional[models.SnapshotDescription]:
+        """Take a point-in-time snapshot of the collection (docs/snapshots.md) and describe it:
+        name, creation time, size and SHA-256 checksum."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("create_snapshot", collection_name=collection_name, wait=wait)
+
+    async def list_snapshots(self, collection_name: str, **kwargs: Any) -> list[models.SnapshotDescription]:
+        """The snapshots of a collection, oldest first."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("list_snapshots", collection_name=collection_name)
+
+    async def delete_snapshot(
+        self, collection_name: str, snapshot_name: str, wait: bool = True, **kwargs: Any
+    ) -> Optional[bool]:
+        """Delete a snapshot file (and its ``.checksum``); a missing snapshot is a NotFoundError."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call(
+            "delete_snapshot", collection_name=collection_name, snapshot_name=snapshot_name, wait=wait
+        )
+
+    async def recover_snapshot(
+        self,
+        collection_name: str,
+        location: str,
+        api_key: Optional[str] = None,
+        checksum: Optional[str] = None,
+        priority: Optional[models.SnapshotPriority] = None,
+        wait: bool = True,
+        **kwargs: Any,
+    ) -> Optional[bool]:
+        """Replace (or create) the collection from a snapshot at ``location``: an ``http(s)://`` URL
+        (``api_key`` is sent as the ``api-key`` header), a ``file://`` URL or, with the built-in
+        engine, a plain path. ``checksum`` (SHA-256 hex) is verified first; ``priority`` is accepted
+        and has no effect on a single node. A snapshot that fails validation changes nothing."""
+        inp.check_no_kwargs(kwargs)
+        with map_validation_errors():
+            body = models.SnapshotRecover(
+                location=os.fspath(location), api_key=api_key, checksum=checksum, priority=priority
+            )
+        return await self._call("recover_from_snapshot", collection_name=collection_name, body=body, wait=wait)
+
+    async def create_full_snapshot(self, wait: bool = True, **kwargs: Any) -> Optional[models.SnapshotDescription]:
+        """Snapshot every collection into one file (plus the collection and alias tables)."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("create_full_snapshot", wait=wait)
+
+    async def list_full_snapshots(self, **kwargs: Any) -> list[models.SnapshotDescription]:
+        """The full-storage snapshots, oldest first."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("list_full_snapshots")
+
+    async def delete_full_snapshot(self, snapshot_name: str, wait: bool = True, **kwargs: Any) -> Optional[bool]:
+        """Delete a full-storage snapshot file (and its ``.checksum``)."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("delete_full_snapshot", snapshot_name=snapshot_name, wait=wait)
+
+    # Not in qdrant-client (which has no high-level download or upload): Qdrant's REST endpoints
+    # GET .../snapshots/{name} and POST .../snapshots/upload as client methods.
+    async def download_snapshot(
+        self, collection_name: str, snapshot_name: str, target_path: Union[str, os.PathLike[str]]
+    ) -> str:
+        """Save a collection snapshot file to ``target_path``; return that path. (Extra method: not
+        part of qdrant-client.) The file is written by the calling thread."""
+        result = await self._call("get_snapshot", collection_name=collection_name, snapshot_name=snapshot_name)
+        return self._save_download(result, target_path)
+
+    async def download_full_snapshot(self, snapshot_name: str, target_path: Union[str, os.PathLike[str]]) -> str:
+        """Save a full-storage snapshot file to ``target_path``; return that path. (Extra method.)"""
+        result = await self._call("get_full_snapshot", snapshot_name=snapshot_name)
+        return self._save_download(result, target_path)
+
+    async def upload_snapshot(
+        self,
+        collection_name: str,
+        snapshot_path: Union[str, os.PathLike[str]],
+        checksum: Optional[str] = None,
+        priority: Optional[models.SnapshotPriority] = None,
+        wait: bool = True,
+    ) -> Optional[bool]:
+        """Recover a collection from a snapshot file on this machine by uploading it (Qdrant's
+        ``POST /collections/{name}/snapshots/upload``). (Extra method: not part of qdrant-client.)"""
+        path = os.fspath(snapshot_path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(path)
+        return await self._call(
+            "recover_from_uploaded_snapshot", collection_name=collection_name, body=path,
+            priority=priority, checksum=checksum, wait=wait,
+        )
+
+    @staticmethod
+    def _save_download(result: Any, target_path: Any) -> str:
+        """Write a downloaded snapshot to ``target_path``. ``result`` is what the transport returned
+        for ``get_snapshot``: a local file path (built-in engine), bytes, a binary file object or an
+        iterable of byte chunks (remote transports)."""
+        target = os.fspath(target_path)
+        if isinstance(result, (str, os.PathLike)):
+            shutil.copyfile(result, target)
+            return target
+        with open(target, "wb") as f:
+            if isinstance(result, (bytes, bytearray, memoryview)):
+                f.write(result)
+            elif hasattr(result, "read"):
+                shutil.copyfileobj(result, f)
+            else:
+                for chunk in result:
+                    f.write(chunk)
+        return target
 
 
 def _vectors_config(config: Any) -> Any:
