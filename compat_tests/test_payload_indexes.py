@@ -322,13 +322,12 @@ def random_date(rng):
 def random_geo_condition(rng):
     k = rng.randrange(3)
     if k == 0:
-        lon1, lon2 = sorted(rng.sample([-180, -100, -4, 0, 2, 11, 100, 175, 180], 2))
+        # away from lon ±180 and the poles: see test_geo_index_boxes_at_the_edge_of_the_map
+        lon1, lon2 = sorted(rng.sample([-170, -100, -4, 0, 2, 11, 100, 175], 2))
         if rng.random() < 0.3:
             lon1, lon2 = lon2, lon1  # crosses the antimeridian
-        lat2, lat1 = sorted(rng.sample([-90, -50, -6, 0, 2, 11, 50, 89.95], 2))
+        lat2, lat1 = sorted(rng.sample([-70, -50, -6, 0, 2, 11, 50, 70], 2))
         box = m.GeoBoundingBox(top_left=m.GeoPoint(lon=lon1, lat=lat1), bottom_right=m.GeoPoint(lon=lon2, lat=lat2))
-        if box.top_left.lon == -180 and box.bottom_right.lon == 180:
-            box.bottom_right.lon = 179.0  # a whole-world box: see test_geo_index_whole_world_box
         return fc("f", geo_bounding_box=box)
     if k == 1:
         return fc("f", geo_radius=m.GeoRadius(center=m.GeoPoint(lon=rng.choice([0, 1, 170, -90]), lat=rng.choice([0, 1, -5, 45])),
@@ -747,14 +746,20 @@ def test_uuid_string_match_on_numeric_index():
     assert theirs == set()
 
 
-def test_geo_index_whole_world_box():
-    """A bounding box from lon -180 to 180 finds nothing through Qdrant's geohash index (measured
-    in Edge); the geometry says every point is inside, which is what we answer."""
-    payloads = [{"f": {"lat": 1, "lon": 1}}, {"f": {"lat": -5, "lon": 170}}]
-    box = m.GeoBoundingBox(top_left=m.GeoPoint(lon=-180, lat=90), bottom_right=m.GeoPoint(lon=180, lat=-90))
+@pytest.mark.parametrize(
+    "left, top, right, bottom",
+    [(-180, 90, 180, -90), (-179.5, 60, 180, -60), (11, 50, 0, -80), (11, -6, 10, -90)],
+)
+def test_geo_index_boxes_at_the_edge_of_the_map(left, top, right, bottom):
+    """Some bounding boxes at the edge of the map (right edge at lon 180, the whole world,
+    antimeridian-crossing boxes reaching lat -80/-90) miss points through Qdrant's geohash index
+    (measured in Edge); the geometry says they are inside, which is what we answer."""
+    payloads = [{"f": {"lat": 1, "lon": 1}}, {"f": {"lat": -45, "lon": -90}}, {"f": {"lat": -45, "lon": 100}},
+                {"f": {"lat": 45, "lon": -90}}, {"f": {"lat": -5, "lon": 170}}]
+    box = m.GeoBoundingBox(top_left=m.GeoPoint(lon=left, lat=top), bottom_right=m.GeoPoint(lon=right, lat=bottom))
     mine, plain, theirs, plain_edge = both(payloads, "geo", F(fc("f", geo_bounding_box=box)))
-    assert mine == plain == plain_edge == {0, 1}
-    assert theirs == set()
+    assert mine == plain == plain_edge
+    assert theirs < plain_edge
 
 
 def test_nested_conditions_and_full_path_indexes():
