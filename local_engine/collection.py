@@ -132,11 +132,18 @@ class Collection:
             self._id_lo[offset] = value & (2**64 - 1)
 
     def _set_id_keys_batch(self, offsets: np.ndarray, ids: list) -> None:
-        if all(type(i) is int for i in ids):
-            self._id_kind[offsets] = 0
-            self._id_hi[offsets] = 0
-            self._id_lo[offsets] = np.array(ids, dtype=np.uint64)
-            return
+        if ids and type(ids[0]) is int:
+            # One numpy conversion decides "all ints" (dtype int64/uint64; any UUID string makes
+            # it a string or object array) faster than a Python loop over the ids.
+            try:
+                arr = np.array(ids)
+            except (OverflowError, ValueError):  # pragma: no cover - defensive
+                arr = None
+            if arr is not None and arr.dtype.kind in "iu" and arr.ndim == 1:
+                self._id_kind[offsets] = 0
+                self._id_hi[offsets] = 0
+                self._id_lo[offsets] = arr.astype(np.uint64)
+                return
         for off, pid in zip(offsets.tolist(), ids):
             self._set_id_keys(off, pid)
 
@@ -151,6 +158,11 @@ class Collection:
             if vec is None or matrix.shape[1] != vec.dim:
                 continue
             rows = min(matrix.shape[0], size)
+            if (rows == size and matrix.dtype == np.float32 and matrix.flags.c_contiguous
+                    and matrix.flags.writeable and present.flags.writeable):
+                # The loaded checkpoint arrays belong to nobody else: adopt them, no copy.
+                vec.data, vec.present = matrix, present.astype(bool, copy=False)
+                continue
             vec.reserve(size)
             vec.data[:rows] = matrix[:rows]
             vec.present[:rows] = present[:rows]
@@ -164,9 +176,12 @@ class Collection:
         offsets = loaded.offsets
         self._alive[offsets] = True
         offs = offsets.tolist()
-        self._ext_ids = [None] * size
-        for off, ext_id in zip(offs, loaded.ext_ids):
-            self._ext_ids[off] = ext_id
+        if len(offs) == size:   # no holes: offsets are exactly 0..size-1, in order
+            self._ext_ids = list(loaded.ext_ids)
+        else:
+            self._ext_ids = [None] * size
+            for off, ext_id in zip(offs, loaded.ext_ids):
+                self._ext_ids[off] = ext_id
         self._id_to_offset = dict(zip(loaded.ext_ids, offs))
         self._payloads.adopt(offs, loaded.payloads)
         self._set_id_keys_batch(offsets, loaded.ext_ids)

@@ -156,6 +156,7 @@ def _rescored(vec: DenseVectors, query: np.ndarray, labels: np.ndarray, needed: 
               score_threshold: float | None, path: str, count: int, attempts: int) -> PlannedSearch:
     """Exact scores for the graph's candidates; ties ordered by offset, as the exact path does."""
     cand = np.sort(labels)
+    cand = cand[vec.present[cand]]   # defence in depth: a point without the vector is never returned
     scores = vec.scores(query, cand)
     keep = passes_threshold(scores, score_threshold, vec.distance)
     if keep is not None:
