@@ -886,16 +886,24 @@ def test_recover_from_http_url(populated, client_factory, tmp_path):
 
 # -- measured figures (docs/snapshots.md) -----------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.parametrize("graph", [False, True], ids=["no-graph", "graph"])
 @pytest.mark.parametrize("engine", ["memory", "path"])
-def test_measure_100k_x_128(tmp_path, engine):
+def test_measure_100k_x_128(request, tmp_path, engine, graph):
+    """Prints create/recover times and file size; run with ``-m slow -s``."""
+    if "slow" not in (request.config.getoption("-m") or ""):
+        pytest.skip("measurement only: run with -m slow -s")
     n, dim = 100_000, 128
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(n, dim)).astype(np.float32)
     kwargs = {"location": ":memory:"} if engine == "memory" else {"path": str(tmp_path / "db")}
     with QdrantClient(**kwargs) as client:
-        client.create_collection("m", vectors_config=models.VectorParams(size=dim, distance="Dot"))
+        client.create_collection(
+            "m", vectors_config=models.VectorParams(size=dim, distance="Dot"),
+            optimizers_config=None if graph else models.OptimizersConfigDiff(indexing_threshold=0),
+        )
         client.upload_collection("m", vectors, payload=({"group": i % 100, "text": f"point number {i}"} for i in range(n)),
                                  ids=range(n), batch_size=1000)
+        assert client.get_collection("m").indexed_vectors_count == (n if graph else 0)
         t0 = time.perf_counter()
         desc = client.create_snapshot("m")
         t_create = time.perf_counter() - t0
@@ -905,10 +913,10 @@ def test_measure_100k_x_128(tmp_path, engine):
         client.recover_snapshot("m", location=str(file), checksum=desc.checksum)
         t_recover = time.perf_counter() - t0
         assert client.count("m").count == n
-        got = client.retrieve("m", [12345], with_vectors=True)[0].vector
-        assert got == vectors[12345].tolist()
-    print(f"\n[{engine}] 100k x 128: create {t_create:.2f} s, recover {t_recover:.2f} s, "
-          f"file {desc.size / 1e6:.1f} MB")
+        assert client.retrieve("m", [12345], with_vectors=True)[0].vector == vectors[12345].tolist()
+        assert client.get_collection("m").indexed_vectors_count == (n if graph else 0)
+    print(f"\n[{engine}, {request.node.callspec.id}] 100k x 128: create {t_create:.2f} s, "
+          f"recover {t_recover:.2f} s, file {desc.size / 1e6:.1f} MB, load average {os.getloadavg()[0]:.1f}")
 
 
 # -- the client surface ---------------------------------------------------------------------------------------------
