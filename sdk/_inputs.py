@@ -21,6 +21,9 @@ from . import models
 from ._exceptions import BadRequestError
 
 
+_SCALARS = (float, int, str, bool)
+
+
 def _is_foreign_model(value: Any) -> bool:
     return isinstance(value, pydantic.BaseModel) and not type(value).__module__.startswith("sdk.")
 
@@ -29,8 +32,11 @@ def plain(value: Any) -> Any:
     """Foreign pydantic models (e.g. qdrant_client.models) as JSON-shaped data; the rest unchanged."""
     if _is_foreign_model(value):
         return value.model_dump(mode="json", exclude_unset=True, by_alias=True)
-    if isinstance(value, (list, tuple)) and value and any(_is_foreign_model(v) for v in value):
-        return [plain(v) for v in value]
+    if isinstance(value, (list, tuple)) and value:
+        if type(value[0]) in _SCALARS:
+            return value  # a vector or a list of ids: nothing to convert, don't walk it
+        if any(_is_foreign_model(v) for v in value):
+            return [plain(v) for v in value]
     return value
 
 

@@ -78,6 +78,8 @@ def resolve_location(
         url = location
     if url is None:
         host = host or "localhost"
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"  # an IPv6 address
         scheme = "https" if https else "http"
         url = f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
     else:
