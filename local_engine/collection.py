@@ -67,6 +67,9 @@ class Collection:
         self._indexes = VectorIndexes(self._dense, self._index_settings())
         self._last_plan = None                      # the planner's last decision (tests, benchmarks)
         self._filter_cache = FilterCache()
+        # Reopen: saved graphs are read, verified and deserialised on a thread while the storage
+        # loads the points; load() collects them (nothing happens for a new collection).
+        self._indexes.prefetch(store)
 
     # -- configuration ----------------------------------------------------------------------
     def vector_params(self) -> dict[str, models.VectorParams]:

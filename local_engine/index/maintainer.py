@@ -25,6 +25,7 @@ Rules:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -55,6 +56,8 @@ class VectorIndexes:
         self._dropped: set[str] = set()     # names whose saved graph must be removed
         # Observable counters (tests, benchmarks): full builds and graphs restored from storage.
         self.stats = {"builds": 0, "loaded": 0, "reapplied": 0}
+        self._prefetch: threading.Thread | None = None
+        self._prefetched: dict[str, tuple] = {}
 
     # -- state ------------------------------------------------------------------------------------
     def graph_for(self, name: str) -> HnswIndex | None:
@@ -174,23 +177,57 @@ class VectorIndexes:
                 store.save_blob(blob_key(name), graph.serialize(size))
             self._dirty.discard(name)
 
+    def prefetch(self, store: Any) -> None:
+        """Start reading and deserialising the saved graphs on a thread (reopen), so the file
+        reads and CRC checks overlap with the storage load; ``load`` collects the result."""
+        if not getattr(store, "persistent", False) or not store.blob_keys():
+            return
+        self._prefetch = threading.Thread(target=self._read_all, args=(store,), name="hnsw-prefetch", daemon=True)
+        self._prefetch.start()
+
+    def _read_all(self, store: Any) -> None:
+        for name in self.settings:
+            self._prefetched[name] = self._read_one(store, name)
+
+    def _read_one(self, store: Any, name: str) -> tuple:
+        """("none",) | ("bad", reason) | ("ok", graph, watermark) for the saved graph of ``name``."""
+        settings = self.settings[name]
+        try:
+            saved = store.load_blob(blob_key(name))
+            if saved is None:
+                return ("none",)
+            if settings.params is None:
+                return ("bad", "the vector has no graph (m = 0)")
+            buf, watermark = saved
+            return ("ok", HnswIndex.deserialize(buf, settings.params, settings.threads), watermark)
+        except (ValueError, RuntimeError, MemoryError) as e:
+            return ("bad", str(e))
+
     def load(self, store: Any, size: int, offsets: np.ndarray, seqs: np.ndarray | None) -> None:
         """Restore the graphs saved by ``save``; build the ones that are missing or unusable."""
+        persistent = getattr(store, "persistent", False)
+        if self._prefetch is not None:
+            self._prefetch.join()
+            self._prefetch = None
+        prefetched, self._prefetched = self._prefetched, {}
         for name, settings in self.settings.items():
-            saved = store.load_blob(blob_key(name)) if getattr(store, "persistent", False) else None
             wanted = self.wants_graph(name, size)
-            if saved is None or settings.params is None:
-                if saved is not None:
-                    self._dropped.add(name)
+            found = prefetched.get(name) or (self._read_one(store, name) if persistent else ("none",))
+            if found[0] == "none":
                 if wanted:
-                    if getattr(store, "persistent", False):
+                    if persistent:
                         log.info("no saved HNSW graph for vector %r; building it", name)
                     self._build(name, size)
                 continue
-            buf, watermark = saved
+            if found[0] == "bad":
+                log.warning("the saved HNSW graph of vector %r is unusable (%s); %s", name, found[1],
+                            "rebuilding it" if wanted else "dropping it")
+                self._dropped.add(name)
+                if wanted:
+                    self._build(name, size)
+                continue
+            _, graph, watermark = found
             try:
-                graph = HnswIndex.deserialize(buf, settings.params, settings.threads)
-                del buf
                 current = self._dense[name].present_mask(size)
                 stale = np.zeros(size, dtype=bool)
                 if seqs is None:

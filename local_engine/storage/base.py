@@ -91,10 +91,15 @@ class CollectionStore(ABC):
         recording the current sequence number as its watermark: the caller guarantees the blob
         reflects every write that has returned."""
 
-    def load_blob(self, key: str) -> tuple[bytearray, int] | None:
-        """``(contents, watermark)`` of blob ``key`` after verifying it, or None when there is
-        none or it is damaged (then it is forgotten, with a warning)."""
+    def load_blob(self, key: str) -> tuple[np.ndarray, int] | None:
+        """``(contents as uint8 array, watermark)`` of blob ``key`` after verifying it, or None
+        when there is none or it is damaged (then it is forgotten, with a warning). May be
+        called from another thread while ``load`` runs."""
         return None
+
+    def blob_keys(self) -> list[str]:
+        """Keys of the saved blobs."""
+        return []
 
     def drop_blob(self, key: str) -> None:
         """Forget blob ``key`` (no error when there is none)."""
