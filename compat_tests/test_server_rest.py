@@ -133,6 +133,26 @@ def test_service_endpoints_stay_open_with_an_api_key(keyed_server):
         assert h.get("/collections", headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200
 
 
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_server_and_closes_path_storage(tmp_path, stop):
+    import signal
+
+    data = tmp_path / "data"
+    for round_ in range(2):    # the second server reopens what the first one wrote
+        own = start_server(tmp_path / "logs", "--path", str(data))
+        try:
+            with QdrantClient(url=own.url) as c:
+                if round_ == 0:
+                    c.create_collection("c", vectors_config=_vp())
+                c.upsert("c", points=[models.PointStruct(id=round_, vector=[1.0, 2.0])])
+            own.process.send_signal(getattr(signal, stop))
+            assert own.process.wait(20) == 0, own.log()
+        finally:
+            own.stop()
+    with QdrantClient(path=str(data)) as local:   # unlocked, and every acknowledged write is there
+        assert local.count("c").count == 2
+
+
 # -- status codes -----------------------------------------------------------------------------------------
 def test_missing_collection_is_404_not_found(client, http):
     with pytest.raises(sdk.NotFoundError) as info:

@@ -67,7 +67,10 @@ READ_POSTS = frozenset({
     "discover_points", "discover_batch_points",
 })
 
-_USER_AGENT = f"qdrant-sdk/0.1.0 python/{platform.python_version()} httpx/{httpx.__version__}"
+def _user_agent() -> str:
+    from .. import __version__
+
+    return f"qdrant-sdk/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
 
 
 # -- retry policy ---------------------------------------------------------------------------------
@@ -215,6 +218,50 @@ def _query_value(value: Any) -> str:
     return quote(str(value), safe="")
 
 
+try:  # optional: writes numpy matrices in C, float32 values in their shortest exact form
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+
+def _encode_numpy_batch(body: Any) -> Optional[bytes]:
+    """``upload_collection``'s numpy batches without a Python float per element, or None.
+
+    A float32 matrix is written with the shortest text that reads back as the same float32
+    (about half the bytes of ``tolist()``'s float64 text), which the server stores exactly as
+    before. Anything unusual (non-contiguous arrays, odd dtypes, non-JSON payloads, ids beyond
+    64 bits) falls back to the general path.
+    """
+    import numpy as np
+
+    batch = body.batch
+    vectors = getattr(batch, "vectors", None)
+    if isinstance(vectors, dict):
+        if not vectors or not all(isinstance(v, np.ndarray) for v in vectors.values()):
+            return None
+    elif not isinstance(vectors, np.ndarray):
+        return None
+    data: dict = {"ids": batch.ids, "vectors": vectors}
+    if batch.payloads is not None:
+        data["payloads"] = batch.payloads
+    out: dict = {"batch": data}
+    for name in ("shard_key", "update_filter", "update_mode"):
+        value = getattr(body, name, None)
+        if value is not None:
+            out[name] = pydantic.TypeAdapter(Any).dump_python(value, mode="json", by_alias=True, exclude_none=True)
+    try:
+        return _orjson.dumps(out, option=_orjson.OPT_SERIALIZE_NUMPY, default=_orjson_default)
+    except (TypeError, _orjson.JSONEncodeError):
+        return None
+
+
+def _orjson_default(value: Any) -> Any:
+    tolist = getattr(value, "tolist", None)   # non-contiguous arrays, numpy scalars of odd types
+    if tolist is not None:
+        return tolist()
+    raise TypeError
+
+
 def _json_fallback(value: Any) -> Any:
     tolist = getattr(value, "tolist", None)   # numpy arrays and scalars
     if tolist is not None:
@@ -227,6 +274,10 @@ def _json_fallback(value: Any) -> Any:
 def encode_body(body: Any) -> bytes:
     """The JSON bytes of a request body (an ``sdk.models`` instance, or plain JSON data)."""
     if isinstance(body, pydantic.BaseModel):
+        if _orjson is not None and type(body) is models.PointsBatch:
+            fast = _encode_numpy_batch(body)
+            if fast is not None:
+                return fast
         return body.model_dump_json(
             by_alias=True, exclude_none=True, fallback=_json_fallback, warnings=False
         ).encode()
@@ -369,7 +420,7 @@ def _base_url(location: Location) -> str:
 
 
 def _headers(location: Location, options: RemoteOptions) -> dict:
-    headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
+    headers = {"User-Agent": _user_agent(), "Accept": "application/json"}
     headers.update(options.headers or {})
     if location.api_key is not None:
         if location.url and location.url.startswith("http://") and not _is_loopback(location.url):
