@@ -405,3 +405,33 @@ def test_server_timeout_parameter_extends_the_client_timeout(connect):
     client.count("c", timeout=30)
     assert seen[0]["read"] == 2.0
     assert seen[1]["read"] == 31.0   # the server may work 30 s: wait for it (+1 s)
+
+
+# -- multipart (snapshot upload) -------------------------------------------------------------------------------
+def test_snapshot_upload_is_multipart_and_rewinds_on_retry(tmp_path, sleeps):
+    path = tmp_path / "c.snapshot"
+    path.write_bytes(b"tar-bytes" * 100)
+    wire = Wire(flaky(httpx.ConnectError, envelope(True)))
+    transport = rest.RestTransport(Location(kind="remote", url="http://qdrant.test:6333"), RemoteOptions())
+    transport._http = httpx.Client(transport=httpx.MockTransport(wire))
+    prepared_files: list = []
+    original = rest.done
+
+    def spy(prepared: Any) -> None:
+        prepared_files.extend(v for _, v in prepared.files.values())
+        original(prepared)
+
+    rest.done = spy
+    try:
+        assert transport.call("recover_from_uploaded_snapshot", collection_name="c", body=str(path), priority="snapshot",
+                              wait=True) is True
+    finally:
+        rest.done = original
+        transport.close()
+    assert len(wire.requests) == 2
+    request = wire.last
+    assert request.url.path == "/collections/c/snapshots/upload" and request.url.params["priority"] == "snapshot"
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    assert b'name="snapshot"; filename="c.snapshot"' in request.content
+    assert request.content.count(b"tar-bytes") == 100       # the retry sent the whole file again
+    assert prepared_files and all(f.closed for f in prepared_files)

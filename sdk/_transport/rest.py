@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import json
 import platform
 import random
@@ -342,13 +343,34 @@ def prepare(base_url: str, operation_id: str, params: dict) -> Prepared:
 
 
 def _snapshot_file(body: Any) -> Any:
+    """The multipart ``snapshot`` field: bytes, a path (opened here, closed by ``done``) or a file."""
+    import os
+
     if isinstance(body, (bytes, bytearray)):
         return ("snapshot.snapshot", bytes(body))
-    if isinstance(body, str):
-        import os
+    if isinstance(body, (str, os.PathLike)):
+        return (os.path.basename(os.fspath(body)), _OwnedFile(os.fspath(body)))
+    return (os.path.basename(str(getattr(body, "name", "snapshot.snapshot"))), body)
 
-        return (os.path.basename(body), open(body, "rb"))   # noqa: SIM115 - httpx reads and closes
-    return ("snapshot.snapshot", body)
+
+class _OwnedFile(io.FileIO):
+    """A file the transport opened itself (and so closes after the call)."""
+
+
+def rewind(prepared: "Prepared") -> None:
+    """Before each attempt: a file being uploaded starts from its beginning again."""
+    if prepared.files:
+        for _, value in prepared.files.values():
+            if hasattr(value, "seek") and getattr(value, "seekable", lambda: False)():
+                value.seek(0)
+
+
+def done(prepared: "Prepared") -> None:
+    """After the call: close the files the transport opened."""
+    if prepared.files:
+        for _, value in prepared.files.values():
+            if isinstance(value, _OwnedFile):
+                value.close()
 
 
 # -- response handling ---------------------------------------------------------------------------------
@@ -506,9 +528,16 @@ class RestTransport:
 
     def call(self, operation_id: str, **params: Any) -> Any:
         prepared = prepare(self._base, operation_id, params)
+        try:
+            return self._send(prepared)
+        finally:
+            done(prepared)
+
+    def _send(self, prepared: Prepared) -> Any:
         timeout = _request_timeout(self._timeout, prepared)
         attempt = 0
         while True:
+            rewind(prepared)
             try:
                 response = self._http.request(
                     prepared.route.method, prepared.url, content=prepared.content, files=prepared.files,
@@ -557,9 +586,16 @@ class AsyncRestTransport:
 
     async def call(self, operation_id: str, **params: Any) -> Any:
         prepared = prepare(self._base, operation_id, params)
+        try:
+            return await self._send(prepared)
+        finally:
+            done(prepared)
+
+    async def _send(self, prepared: Prepared) -> Any:
         timeout = _request_timeout(self._timeout, prepared)
         attempt = 0
         while True:
+            rewind(prepared)
             try:
                 response = await self._http.request(
                     prepared.route.method, prepared.url, content=prepared.content, files=prepared.files,
