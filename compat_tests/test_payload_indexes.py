@@ -1175,7 +1175,7 @@ def test_index_speed(capsys):
         lines.append(f"    match keyword {(time.perf_counter() - started) * 1e3:.2f} ms")
         started = time.perf_counter()
         store.order_by("n", "asc", None, mask, limit=10)
-        lines.append(f"    order_by (re-sorts the view) {(time.perf_counter() - started) * 1e3:.2f} ms")
+        lines.append(f"    order_by, limit 10 (merges the new rows into its view) {(time.perf_counter() - started) * 1e3:.2f} ms")
     with capsys.disabled():
         print("\n[payload index speed] " + "\n[payload index speed] ".join(lines))
 
