@@ -18,7 +18,6 @@ wiring in collection.py / engine.py, so they are listed in ``NEEDS_WIRING`` and 
 
 from __future__ import annotations
 
-import math
 import random
 import tempfile
 import time

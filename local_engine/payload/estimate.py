@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import BadRequest
-from .conditions import as_list, condition_kind, field_part
+from .conditions import as_list, condition_kind
 from .json_path import ALL, parse_path, strip_trailing_all
 
 Estimate = tuple[int, int, int]  # (min, exp, max)
@@ -151,4 +151,4 @@ class _AsField:
         self.geo_bounding_box = self.geo_radius = self.geo_polygon = None
 
 
-__all__ = ["Estimator", "field_part"]
+__all__ = ["Estimator", "exact", "unknown"]

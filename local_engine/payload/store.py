@@ -20,7 +20,8 @@ from . import mutate
 from .conditions import check_filter, field_part
 from .datetimes import to_micros
 from .domains import Domain
-from .estimate import Estimator, exact
+from .estimate import Estimator
+from .estimate import exact as exact_count
 from .filters import Evaluator, FilterContext, _is_empty, _is_null
 from .indexes import FACET_TYPES, RANGE_TYPES, FieldIndex
 from .json_path import parse_path
@@ -202,7 +203,7 @@ class PayloadStore:
         points_count = getattr(ctx, "points_count", None)
         total = int(points_count()) if callable(points_count) else int(ctx.size)
         if flt is None:
-            return exact(total)
+            return exact_count(total)
         check_filter(flt)
         return Estimator(ctx, total, lambda c, prefix: self._field_count(c, prefix, total)).filter(flt)
 
