@@ -135,8 +135,9 @@ class HnswIndex:
             graph.resize_index(max(need, cap + cap // 2))
 
     # -- writes -----------------------------------------------------------------------------
-    def build(self, data: np.ndarray, offsets: np.ndarray) -> None:
-        """Replace the graph with one over ``data[offsets]`` (bulk insert, all threads)."""
+    def build(self, data: np.ndarray, offsets: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Replace the graph with one over ``data[offsets]`` (bulk insert, all threads);
+        ``rows``, when given, is that gather already made (a private copy)."""
         self._graph = None
         self.state = np.zeros(0, dtype=np.uint8)
         self.live = self.deleted = self.elements = 0
@@ -146,16 +147,18 @@ class HnswIndex:
         if self.params.distance == "Dot" and len(offsets):
             # 1.2x the 99.9th percentile norm: the rare longer vectors become outliers rather than
             # stretching the bound for everyone (a huge phi makes the reduction meaningless).
-            norms = np.sqrt(_sq_norms(_gather(data, offsets)))
+            norms = np.sqrt(_sq_norms(_gather(data, offsets) if rows is None else rows))
             self.phi = 1.2 * float(np.quantile(norms, 0.999)) or 1.0
-        self.add(data, offsets)
+        self.add(data, offsets, rows)
 
-    def add(self, data: np.ndarray, offsets: np.ndarray) -> None:
-        """Insert or rewrite the vectors ``data[offsets]`` (``offsets`` sorted, unique)."""
+    def add(self, data: np.ndarray, offsets: np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Insert or rewrite the vectors ``data[offsets]`` (``offsets`` sorted, unique);
+        ``rows``, when given, is that gather already made (a private copy)."""
         if len(offsets) == 0:
             return
         self._grow_state(int(offsets[-1]) + 1)
-        rows = _gather(data, offsets)
+        if rows is None:
+            rows = _gather(data, offsets)
         if self.params.distance == "Dot":
             sq = _sq_norms(rows)
             long = sq > self.phi * self.phi

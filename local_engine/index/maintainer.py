@@ -3,10 +3,13 @@ saved and loaded.
 
 Rules:
 
-* **A graph is current after every write that returns.** The collection calls
-  ``after_upsert`` / ``after_delete`` once the batch is applied to the dense matrices; the
-  graph then holds exactly the live vectors (deleted and rewritten points are marked deleted
-  in hnswlib, rewritten ones re-added). Searches never see a stale graph.
+* **Nobody sees a graph that lags behind a returned write.** The collection calls
+  ``after_upsert`` / ``after_delete`` once the batch is applied to the dense matrices. Deletes
+  mark graph elements deleted at once. The insertions of an upsert run as one *job* on a helper
+  thread (hnswlib releases the GIL), so the next batch's parsing, persisting and applying
+  overlap with them; at most one job is in flight, and every other entry point here — searches,
+  counts, saves, the next write's graph step — first waits for it (``join``). The job works on
+  a private copy of its rows, so later writes to the matrices cannot race with it.
 * **When.** A name gets a graph once its stored vectors reach ``indexing_threshold`` KB (and
   ``m > 0``). The first build inserts every vector in one bulk ``add_items`` call, which uses
   all cores; later writes insert their own points. Below the threshold, search stays exact and
@@ -27,6 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,6 +42,7 @@ from .settings import IndexSettings
 log = logging.getLogger("local_engine.index")
 
 VACUUM_MIN_DELETED = 1000   # rebuild a graph once it holds more deleted elements than live ones, and at least this many
+PIPELINE_MIN_POINTS = 256   # smaller insertions run inline: a thread costs more than it overlaps
 
 
 def blob_key(name: str) -> str:
@@ -58,37 +63,95 @@ class VectorIndexes:
         self.stats = {"builds": 0, "loaded": 0, "reapplied": 0}
         self._prefetch: threading.Thread | None = None
         self._prefetched: dict[str, tuple] = {}
+        self._job: threading.Thread | None = None       # graph insertions in flight
+        self._job_failed: list[tuple[str, BaseException]] = []
 
     # -- state ------------------------------------------------------------------------------------
     def graph_for(self, name: str) -> HnswIndex | None:
+        self.join()
         return self.graphs.get(name)
 
     def is_pending(self, name: str) -> bool:
+        self.join()
         return name in self._pending
 
     @property
     def indexed_vectors_count(self) -> int:
+        self.join()
         return sum(g.live for g in self.graphs.values())
 
     @property
     def green(self) -> bool:
+        self.join()
         return not self._pending
+
+    # -- the insertion job ----------------------------------------------------------------------
+    def join(self) -> None:
+        """Wait for the graph insertions in flight; a failed one leaves its vector pending."""
+        job = self._job
+        if job is None:
+            return
+        job.join()
+        self._job = None
+        self._collect_failures()
+
+    def _collect_failures(self) -> None:
+        failed, self._job_failed = self._job_failed, []
+        for name, exc in failed:
+            log.error("updating the HNSW graph of vector %r failed (%r); searching it exactly until "
+                      "it is rebuilt", name, exc)
+            self.graphs.pop(name, None)
+            self._dropped.add(name)
+            self._pending.add(name)
+
+    def _run(self, work: list) -> None:
+        for name, action in work:
+            try:
+                action()
+                self._dirty.add(name)
+            except Exception as exc:  # reported by join(), on the caller's thread
+                self._job_failed.append((name, exc))
+
+    def _submit(self, work: list, points: int) -> None:
+        if not work:
+            return
+        if points < PIPELINE_MIN_POINTS:  # not worth a thread
+            self._run(work)
+            self._collect_failures()
+            return
+        self._job = threading.Thread(target=self._run, args=(work,), name="hnsw-insert", daemon=True)
+        self._job.start()
 
     # -- writes -----------------------------------------------------------------------------------
     def after_upsert(self, offsets: np.ndarray, size: int) -> None:
         """Points at ``offsets`` were (re)written: their graph entries follow the dense matrices."""
         if len(offsets) == 0:
             return
+        self.join()
         uniq = np.unique(offsets)
+        work = []
+        points = 0
         for name, vec in self._dense.items():
             graph = self.graphs.get(name)
             if graph is None:
-                self._maybe_build(name, size)
+                if self.wants_graph(name, size):
+                    present = np.flatnonzero(vec.present[:size])
+                    work.append((name, partial(self._build, name, present, vec.data[present])))
+                    points += len(present)
+                else:
+                    self._pending.discard(name)
                 continue
             has = vec.present[uniq]
-            self._guarded(name, lambda: (graph.add(vec.data, uniq[has]), graph.remove(uniq[~has])))
+            if not has.all():
+                self._guarded(name, lambda g=graph, o=uniq[~has]: g.remove(o))
+            add = uniq[has]
+            if len(add):
+                work.append((name, partial(graph.add, vec.data, add, vec.data[add])))
+                points += len(add)
+        self._submit(work, points)
 
     def after_delete(self, offsets: np.ndarray, size: int) -> None:
+        self.join()
         for name, graph in list(self.graphs.items()):
             self._guarded(name, lambda: graph.remove(offsets))
             if graph.deleted > max(graph.live, VACUUM_MIN_DELETED - 1):
@@ -98,11 +161,13 @@ class VectorIndexes:
 
     def ensure_ready(self, size: int) -> None:
         """Retry builds that failed before (called before searching)."""
+        self.join()
         for name in list(self._pending):
             self._maybe_build(name, size)
 
     def reconfigure(self, settings: dict[str, IndexSettings], size: int) -> None:
         """New settings (update_collection): rebuild graphs whose parameters changed."""
+        self.join()
         old = self.settings
         self.settings = settings
         for name, new in settings.items():
@@ -132,14 +197,19 @@ class VectorIndexes:
         else:
             self._pending.discard(name)
 
-    def _build(self, name: str, size: int) -> None:
+    def _build(self, name: str, size_or_offsets: int | np.ndarray, rows: np.ndarray | None = None) -> None:
+        """Build the graph of ``name`` over every present vector (``size_or_offsets`` = the
+        collection size), or over given offsets and their rows (a snapshot taken for a job)."""
         settings = self.settings[name]
         vec = self._dense[name]
-        offsets = np.flatnonzero(vec.present_mask(size))
+        if isinstance(size_or_offsets, np.ndarray):
+            offsets = size_or_offsets
+        else:
+            offsets = np.flatnonzero(vec.present_mask(size_or_offsets))
         graph = HnswIndex(settings.params, settings.threads)
         t0 = time.perf_counter()
         try:
-            graph.build(vec.data, offsets)
+            graph.build(vec.data, offsets, rows)
         except Exception:
             log.exception("building the HNSW graph of vector %r failed; searching it exactly for now", name)
             self.graphs.pop(name, None)
@@ -168,6 +238,7 @@ class VectorIndexes:
         so the graphs reflect every write that has returned)."""
         if not getattr(store, "persistent", False):
             return
+        self.join()
         for name in list(self._dropped):
             store.drop_blob(blob_key(name))
             self._dropped.discard(name)
