@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Optional
 
 import pydantic
