@@ -264,7 +264,19 @@ def test_update_collection_builds_and_rebuilds_graphs(client):
         assert engine._collections["u"]._indexes.stats["builds"] == builds + 1
         assert engine._collections["u"]._indexes.graph_for("").params.m == 8
     assert recall(client, "u", queries=QVECS[:10]) >= FLOOR
+    # A per-vector diff merges into the vector's own hnsw_config.
+    client.update_collection("u", vectors_config={"": models.VectorParamsDiff(
+        hnsw_config=models.HnswConfigDiff(ef_construct=40))})
+    client.update_collection("u", vectors_config={"": models.VectorParamsDiff(
+        hnsw_config=models.HnswConfigDiff(m=12))})
+    override = client.get_collection("u").config.params.vectors.hnsw_config
+    assert (override.m, override.ef_construct) == (12, 40)
+    if engine:
+        assert engine._collections["u"]._indexes.graph_for("").params.m == 12
+        assert engine._collections["u"]._indexes.graph_for("").params.ef_construct == 40
     client.update_collection("u", hnsw_config=models.HnswConfigDiff(m=0))
+    client.update_collection("u", vectors_config={"": models.VectorParamsDiff(
+        hnsw_config=models.HnswConfigDiff(m=0))})
     assert client.get_collection("u").indexed_vectors_count == 0
     q = QVECS[1]
     assert [(p.id, p.score) for p in client.query_points("u", query=q).points] == \

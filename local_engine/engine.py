@@ -167,7 +167,12 @@ class Engine(SnapshotOperations):
                     target = vectors if (name == "" and "size" in (vectors or {})) else (vectors or {}).get(name)
                     if target is None or not isinstance(target, dict):
                         raise BadRequest(f"Wrong input: Not existing vector name error: {name}")
-                    target.update({k: v for k, v in _dump(diff).items() if v is not None})
+                    for key, value in _dump(diff).items():
+                        if value is None:
+                            continue
+                        if key == "hnsw_config" and isinstance(target.get(key), dict):
+                            value = {**target[key], **value}  # a diff: fields not given keep their value
+                        target[key] = value
             if body.quantization_config is not None:
                 _reject_quantization(body.quantization_config)
             if body.sparse_vectors is not None:
