@@ -439,17 +439,16 @@ def _entry_bytes(file: Path, name: str) -> bytes:
 
 
 # -- point in time ----------------------------------------------------------------------------------------
-BATCH = 40
-
-
-def _batch(b: int) -> list[models.PointStruct]:
+def _batch(b: int, size: int) -> list[models.PointStruct]:
     # One upsert = one atomic batch: its points, plus the ledger point 0 saying it was applied.
-    pts = [models.PointStruct(id=1 + b * BATCH + i, vector=[float(b), float(i)], payload={"batch": b}) for i in range(BATCH)]
-    pts.append(models.PointStruct(id=0, vector=[0.0, 0.0], payload={"last": b}))
+    rng = np.random.default_rng(b)
+    pts = [models.PointStruct(id=1 + b * size + i, vector=rng.normal(size=4).tolist(), payload={"batch": b})
+           for i in range(size)]
+    pts.append(models.PointStruct(id=0, vector=[0.0, 0.0, 0.0, 1.0], payload={"last": b}))
     return pts
 
 
-def _check_consistent(client: Any, name: str) -> int:
+def _check_consistent(client: Any, name: str, size: int) -> int:
     points, _ = client.scroll(name, limit=1_000_000, with_payload=True)
     ledger = [p for p in points if p.id == 0]
     batches: dict[int, int] = {}
@@ -457,13 +456,21 @@ def _check_consistent(client: Any, name: str) -> int:
         if p.id != 0:
             batches[p.payload["batch"]] = batches.get(p.payload["batch"], 0) + 1
     last = ledger[0].payload["last"] if ledger else -1
-    assert all(n == BATCH for n in batches.values()), "a batch is half present"
+    assert all(n == size for n in batches.values()), "a batch is half present"
     assert sorted(batches) == list(range(last + 1)), "batches present are not exactly those the ledger names"
     return last
 
 
-def test_snapshot_is_point_in_time_while_writes_continue(client, client_factory, tmp_path):
-    client.create_collection("c", vectors_config=models.VectorParams(size=2, distance="Euclid"))
+@pytest.mark.parametrize("graph", [False, True], ids=["no-graph", "graph"])
+def test_snapshot_is_point_in_time_while_writes_continue(client, client_factory, tmp_path, graph):
+    """A thread keeps upserting batches while snapshots are taken. With ``graph``, batches are
+    large enough that their HNSW insertions run on the index's helper thread."""
+    size = 300 if graph else 40
+    client.create_collection(
+        "c", vectors_config=models.VectorParams(size=4, distance="Euclid"),
+        hnsw_config=models.HnswConfigDiff(m=8, ef_construct=32),
+        optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1 if graph else 0),
+    )
     stop = threading.Event()
     started = threading.Event()
     errors: list[BaseException] = []
@@ -477,7 +484,7 @@ def test_snapshot_is_point_in_time_while_writes_continue(client, client_factory,
         async def writer_task() -> int:
             b = 0
             while not stop.is_set():
-                await aclient.upsert("c", points=_batch(b))
+                await aclient.upsert("c", points=_batch(b, size))
                 b += 1
                 started.set()
                 await asyncio.sleep(0)
@@ -501,7 +508,7 @@ def test_snapshot_is_point_in_time_while_writes_continue(client, client_factory,
             b = 0
             try:
                 while not stop.is_set():
-                    client.upsert("c", points=_batch(b))
+                    client.upsert("c", points=_batch(b, size))
                     b += 1
                     started.set()
             except BaseException as e:  # pragma: no cover - reported below
@@ -525,9 +532,11 @@ def test_snapshot_is_point_in_time_while_writes_continue(client, client_factory,
     for i, desc in enumerate(descs):
         file = _download(client_factory, client, "c", desc.name, tmp_path / f"{i}.snapshot")
         _upload(client_factory, client, f"check{i}", file)
-        seen.append(_check_consistent(client, f"check{i}"))
+        seen.append(_check_consistent(client, f"check{i}", size))
+        info = client.get_collection(f"check{i}")
+        assert info.indexed_vectors_count == (info.points_count if graph else 0)
     assert seen == sorted(seen) and seen[0] >= 0
-    _check_consistent(client, "c")
+    _check_consistent(client, "c", size)
 
 
 # -- bad snapshots: an error, and the existing collection unchanged ----------------------------------------

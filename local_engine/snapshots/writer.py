@@ -81,8 +81,11 @@ def capture_collection(collection: Any, aliases: list[str]) -> CollectionView:
             dense[name] = (matrix, present)
         # HNSW graphs (local_engine/index): labels are offsets, so they stay valid with the
         # offsets kept above. ``serialize`` copies hnswlib's arrays, like the rows above.
+        # A write's graph insertions may still run on a helper thread: wait for them first.
         graphs = {}
         indexes = getattr(collection, "_indexes", None)
+        if hasattr(indexes, "join"):
+            indexes.join()
         for name, graph in (getattr(indexes, "graphs", None) or {}).items():
             if not graph.empty and not indexes.is_pending(name):
                 graphs[name] = graph.serialize(size)
