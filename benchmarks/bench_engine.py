@@ -303,6 +303,16 @@ def _ours(args, data, bucket, truth, out) -> None:
             if collection is not None:   # which planner path answered (one extra query, untimed)
                 client.query_points(COLLECTION, query=data.queries[0], limit=LIMIT, query_filter=flt)
                 out["search"][kind]["path"] = collection._last_plan.path
+            if collection is not None and flt is not None:
+                # The same filter again with the filter cache emptied before every query: what a
+                # query with a filter not seen since the last write costs.
+                def cold(i: int, flt=flt) -> list:
+                    collection.invalidate_search_caches()
+                    return [p.id for p in client.query_points(COLLECTION, query=data.queries[i], limit=LIMIT,
+                                                              query_filter=flt).points]
+
+                times, got = time_queries(cold, len(data.queries), passes=args.passes)
+                _record_search(out, kind + "_cold", times, got, {kind + "_cold": truth[kind]})
         out["rss"]["after_search_mb"] = current_rss_mb()
         if not path_mode:
             client.close()
@@ -401,6 +411,8 @@ def table(res: dict[str, Any], systems: tuple[str, ...]) -> tuple[list[str], lis
     for kind, label in (("unfiltered", "search"), ("f10", "10 % filter"), ("f1", "1 % filter")):
         row(f"{label}: p50 (ms)", lambda s, k=kind: _get(res, s, "search", k, "p50_ms"))
         row(f"{label}: recall@10", lambda s, k=kind: _get(res, s, "search", k, "recall"))
+    for kind, label in (("f10_cold", "10 % filter, filter cache emptied"), ("f1_cold", "1 % filter, filter cache emptied")):
+        row(f"{label}: p50 (ms)", lambda s, k=kind: _get(res, s, "search", k, "p50_ms"))
     row("reopen (s)", lambda s: _get(res, s, "reopen_s"))
     row("first search after reopen (s)", lambda s: _get(res, s, "first_search_after_reopen_s"))
     row("RSS after load (MB)", lambda s: _get(res, s, "rss", "after_load_mb"))

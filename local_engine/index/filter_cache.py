@@ -12,6 +12,10 @@ Rules:
   delete, payload change, and payload index change (answers can depend on an index, see
   docs/payload.md). The collection calls ``clear`` in each of them.
 * Entries are bounded by count and bytes; the least recently used goes first.
+* A small subset (up to ``ROWS_MAX_BYTES`` of vectors) also keeps its vectors gathered into
+  one contiguous matrix the first time it is scanned exactly: gathering 1,000 random rows of a
+  100,000-row matrix costs ~80 µs of cache misses, scanning them contiguously ~10 µs. The
+  vectors only change through writes, which clear the cache.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 
 MAX_ENTRIES = 32
 MAX_BYTES = 64 << 20
+ROWS_MAX_BYTES = 8 << 20
 
 
 @dataclass
@@ -31,6 +36,8 @@ class CachedFilter:
     mask: np.ndarray                 # bool over [0, size): matches, alive, holds the vector
     count: int
     _offsets: np.ndarray | None = None
+    rows: np.ndarray | None = None   # vectors of ``offsets`` gathered (small subsets of cached filters)
+    cached: bool = False             # held by a FilterCache (only then is ``rows`` worth keeping)
 
     @property
     def offsets(self) -> np.ndarray:
@@ -40,7 +47,8 @@ class CachedFilter:
 
     @property
     def nbytes(self) -> int:
-        return self.mask.nbytes + (0 if self._offsets is None else self._offsets.nbytes)
+        return (self.mask.nbytes + (0 if self._offsets is None else self._offsets.nbytes)
+                + (0 if self.rows is None else self.rows.nbytes))
 
 
 def filter_key(flt: Any) -> str | None:
@@ -74,6 +82,7 @@ class FilterCache:
     def put(self, key: tuple, entry: CachedFilter) -> None:
         if entry.mask.nbytes * 2 > self.max_bytes:
             return
+        entry.cached = True
         self._entries[key] = entry
         self._entries.move_to_end(key)
         total = sum(e.nbytes for e in self._entries.values())

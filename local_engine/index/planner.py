@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..vectors import DenseVectors, passes_threshold, top_k
-from .filter_cache import CachedFilter
+from .filter_cache import ROWS_MAX_BYTES, CachedFilter
 from .hnsw import HnswIndex
 from .settings import IndexSettings
 
@@ -144,7 +144,13 @@ def _exact(vec: DenseVectors, query: np.ndarray, filtered: CachedFilter | None, 
            score_threshold: float | None, attempts: int = 0) -> PlannedSearch:
     cand = np.flatnonzero(vec.present_mask(size)) if filtered is None else filtered.offsets
     count = len(cand)
-    scores = vec.scores(query, cand)
+    if filtered is not None and filtered.rows is not None:
+        scores = vec.scores_of_rows(query, filtered.rows)
+    elif filtered is not None and filtered.cached and count * vec.dim * 4 <= ROWS_MAX_BYTES:
+        filtered.rows = vec.data[cand]       # gathered once, reused by the next queries of this filter
+        scores = vec.scores_of_rows(query, filtered.rows)
+    else:
+        scores = vec.scores(query, cand)
     keep = passes_threshold(scores, score_threshold, vec.distance)
     if keep is not None:
         cand, scores = cand[keep], scores[keep]
