@@ -207,7 +207,7 @@ class Collection:
             self._store.checkpoint(
                 {name: (vec.data[: self._size], vec.present[: self._size]) for name, vec in self._dense.items()}
             )
-            self._indexes.save(self._store, self._size)
+            self._indexes.save(self._store, self._size, final=True)
             self._store.close()
 
     # -- filter context (local_engine.payload.FilterContext) ------------------------------------

@@ -88,6 +88,7 @@ class HnswIndex:
         self.elements = 0               # graph elements, deleted ones included (hnswlib's element count)
         self.builds = 0                 # full builds since this object was created (tests watch it)
         self.phi = 0.0                  # Dot only: the norm bound of the MIPS reduction
+        self.changes = 0                # offsets added or removed since the graph was last saved
         self._outliers: np.ndarray | None = np.zeros(0, dtype=np.int64)   # cache of OUTLIER offsets
 
     # -- sizes ------------------------------------------------------------------------------
@@ -177,6 +178,7 @@ class HnswIndex:
         before = self.state[offsets]
         self._ensure_capacity(int(np.count_nonzero((before & 3) == ABSENT)))
         self._graph.add_items(rows, offsets, num_threads=self.threads)
+        self.changes += len(offsets)
         self._set_state(offsets, LIVE)          # also clears OUTLIER for vectors that got shorter
 
     def _make_outliers(self, offsets: np.ndarray) -> None:
@@ -196,6 +198,7 @@ class HnswIndex:
             return
         offsets = offsets[offsets < len(self.state)]
         st = self.state[offsets]
+        self.changes += len(offsets)
         self._mark_deleted(offsets[(st & 3) == LIVE])
         out = offsets[(st & OUTLIER) != 0]
         if len(out):

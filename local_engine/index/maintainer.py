@@ -19,10 +19,12 @@ Rules:
   graph raises, the graph is dropped and the name is *pending*: searches score exactly
   (``indexed_only`` searches see nothing), ``get_collection`` reports ``yellow``, and the next
   write or search tries the build again.
-* **Persistence (path mode).** ``save`` stores each changed graph as a blob with the
-  sequence-number watermark of the data it covers; ``load`` restores it and re-applies only
-  the points written after that watermark, so reopening does not rebuild. A missing, damaged
-  or mismatched file is logged and the graph is rebuilt from the vectors.
+* **Persistence (path mode).** ``save`` stores a changed graph as a blob with the
+  sequence-number watermark of the data it covers: on close always, at storage checkpoints
+  only once the graph has changed by as many offsets as it holds (``SAVE_GROWTH``), so an
+  ingest writes its graph about twice over rather than at every checkpoint. ``load`` restores
+  it and re-applies only the points written after that watermark, so reopening does not
+  rebuild. A missing, damaged or mismatched file is logged and the graph is rebuilt.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ log = logging.getLogger("local_engine.index")
 
 VACUUM_MIN_DELETED = 1000   # rebuild a graph once it holds more deleted elements than live ones, and at least this many
 PIPELINE_MIN_POINTS = 256   # smaller insertions run inline: a thread costs more than it overlaps
+SAVE_GROWTH = 1.0           # at a checkpoint, save a graph once changes since its last save >= this x its size
 
 
 def blob_key(name: str) -> str:
@@ -233,9 +236,10 @@ class VectorIndexes:
             self._pending.add(name)
 
     # -- persistence ------------------------------------------------------------------------------
-    def save(self, store: Any, size: int) -> None:
-        """Save every graph changed since its last save (path mode; the caller holds the lock,
-        so the graphs reflect every write that has returned)."""
+    def save(self, store: Any, size: int, final: bool = False) -> None:
+        """Save the graphs changed since their last save (path mode; the caller holds the lock,
+        so the graphs reflect every write that has returned). ``final`` (close): every changed
+        graph; otherwise (a checkpoint) only those that changed by ``SAVE_GROWTH`` x their size."""
         if not getattr(store, "persistent", False):
             return
         self.join()
@@ -244,8 +248,11 @@ class VectorIndexes:
             self._dropped.discard(name)
         for name in list(self._dirty):
             graph = self.graphs.get(name)
+            if graph is not None and not final and graph.changes < SAVE_GROWTH * max(graph.live, 1):
+                continue
             if graph is not None and not graph.empty:
                 store.save_blob(blob_key(name), graph.serialize(size))
+                graph.changes = 0
             self._dirty.discard(name)
 
     def prefetch(self, store: Any) -> None:
