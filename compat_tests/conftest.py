@@ -32,7 +32,7 @@ import pytest
 from sdk import AsyncQdrantClient, QdrantClient
 
 # Add "grpc" here when the gRPC transport lands: the remote fixture already knows the gRPC port.
-ENGINES = ["memory", "path", "rest"]
+ENGINES = ["memory", "path", "rest", "grpc"]
 REMOTE_ENGINES = {"rest", "grpc"}
 FLAVOURS = ["sync", "async"]
 MODES = [f"{e}-{f}" for e in ENGINES for f in FLAVOURS]

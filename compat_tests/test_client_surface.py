@@ -116,3 +116,41 @@ def test_quickstart_example_runs():
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "score=" in proc.stdout
+
+
+class _FlakyTransport:
+    """Wraps a transport; the first ``failures`` upserts answer 503 without reaching the engine."""
+
+    def __init__(self, inner, failures):
+        self.inner, self.failures, self.upserts = inner, failures, 0
+
+    def call(self, operation_id, **params):
+        if operation_id == "upsert_points":
+            self.upserts += 1
+            if self.failures > 0:
+                self.failures -= 1
+                raise sdk.ServiceUnavailableError("try again")
+        return self.inner.call(operation_id, **params)
+
+    def close(self):
+        self.inner.close()
+
+
+def test_upload_resends_a_batch_up_to_max_retries():
+    c = QdrantClient(":memory:")
+    c.create_collection("u", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    flaky = _FlakyTransport(c._transport, failures=2)
+    c._transport = flaky
+    c.upload_collection("u", vectors=[[1, 0], [0, 1], [1, 1]], ids=[1, 2, 3], batch_size=2, max_retries=2)
+    assert c.count("u").count == 3
+    assert flaky.upserts == 4  # batch 1 sent three times, batch 2 once
+    flaky.failures = 5
+    with pytest.raises(sdk.ServiceUnavailableError):
+        c.upload_points("u", points=[models.PointStruct(id=9, vector=[1, 1])], max_retries=1)
+    assert c.count("u").count == 3
+    c.close()
+
+
+def test_transport_options_only_for_remote():
+    with pytest.raises(TypeError, match="only apply to remote"):
+        QdrantClient(":memory:", http2=True)

@@ -33,6 +33,9 @@ class RemoteOptions:
     pool_size: int | None = None
     https: bool | None = None
     check_compatibility: bool = True
+    http2: bool = False                  # REST over HTTP/2 (needs the h2 package)
+    retries: int | None = None           # attempts per request, first try included (default 3)
+    retry_writes: bool = False           # also retry writes whose outcome is unknown
 
 
 def _looks_like_path(location: str) -> bool:

@@ -18,7 +18,13 @@ import numpy as np
 
 from . import _inputs as inp
 from . import models
-from ._exceptions import UnsupportedOperationError, map_validation_errors
+from ._exceptions import (
+    RateLimitError,
+    ServiceUnavailableError,
+    TransportError,
+    UnsupportedOperationError,
+    map_validation_errors,
+)
 from ._location import RemoteOptions, resolve_location
 from ._transport.local import LocalTransport
 
@@ -28,6 +34,8 @@ class QdrantClient:
 
     ``QdrantClient(":memory:")`` or ``QdrantClient(path="./data")`` run the built-in
     engine in this process. Exactly one of ``location``, ``url``, ``host`` or ``path`` may be given.
+    Remote clients also take ``http2=True``, ``retries=N`` (attempts per request) and
+    ``retry_writes=True`` (retry writes whose outcome is unknown); see docs/transports.md.
     """
 
     def __init__(
@@ -53,6 +61,7 @@ class QdrantClient:
         headers: Optional[dict[str, str]] = None,
         **kwargs: Any,
     ) -> None:
+        transport_options = {k: kwargs.pop(k) for k in ("http2", "retries", "retry_writes") if k in kwargs}
         inp.check_no_kwargs(kwargs)
         self._location = resolve_location(
             location=location, url=url, port=port, grpc_port=grpc_port, prefer_grpc=prefer_grpc, https=https,
@@ -64,7 +73,7 @@ class QdrantClient:
             options = RemoteOptions(
                 timeout=timeout, headers=dict(headers or {}), auth_token_provider=auth_token_provider,
                 grpc_options=dict(grpc_options or {}), pool_size=pool_size, https=https,
-                check_compatibility=check_compatibility,
+                check_compatibility=check_compatibility, **transport_options,
             )
             if prefer_grpc:
                 from ._transport.grpc import GrpcTransport
@@ -75,6 +84,8 @@ class QdrantClient:
 
                 self._transport = RestTransport(self._location, options)
         else:
+            if transport_options:
+                raise TypeError(f"{sorted(transport_options)} only apply to remote servers")
             self._transport = LocalTransport(self._location)
         self._closed = False
 
@@ -265,7 +276,7 @@ class QdrantClient:
             body = models.PointsList.model_construct(
                 points=batch, shard_key=None, update_filter=extra.update_filter, update_mode=extra.update_mode
             )
-            self._call("upsert_points", collection_name=collection_name, body=body, wait=wait)
+            self._upsert_batch(collection_name, body, wait, max_retries)
 
     def upload_collection(
         self,
@@ -295,7 +306,20 @@ class QdrantClient:
             body = models.PointsBatch.model_construct(
                 batch=batch, shard_key=None, update_filter=extra.update_filter, update_mode=extra.update_mode
             )
-            self._call("upsert_points", collection_name=collection_name, body=body, wait=wait)
+            self._upsert_batch(collection_name, body, wait, max_retries)
+
+    def _upsert_batch(self, collection_name: str, body: Any, wait: bool, max_retries: int) -> None:
+        """One upload batch, sent again up to ``max_retries`` times if the server could not take it.
+
+        An upsert is idempotent (same ids, same content), so resending a batch is safe.
+        """
+        for attempt in range(max_retries + 1):
+            try:
+                self._call("upsert_points", collection_name=collection_name, body=body, wait=wait)
+                return
+            except (TransportError, ServiceUnavailableError, RateLimitError):
+                if attempt >= max_retries:
+                    raise
 
     def delete(
         self,
