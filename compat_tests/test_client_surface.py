@@ -21,7 +21,7 @@ IMPLEMENTED = [
     "delete_collection", "recreate_collection", "update_collection_aliases", "get_aliases",
     "get_collection_aliases", "upsert", "upload_points", "upload_collection", "retrieve", "delete", "scroll",
     "count", "set_payload", "overwrite_payload", "delete_payload", "clear_payload", "query_points",
-    "create_payload_index", "delete_payload_index", "close",
+    "create_payload_index", "delete_payload_index", "facet", "close",
 ]
 
 

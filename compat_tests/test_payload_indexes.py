@@ -12,8 +12,8 @@ client's local mode has no indexes, so it cannot be the oracle here):
 * order_by and facet against Edge; estimate_cardinality bounds the true count;
 * unsupported parameters raise Unsupported naming them; timings are printed (-s).
 
-Client level: the same features through ``client`` (every mode). They need the maintainer's
-wiring in collection.py / engine.py, so they are listed in ``NEEDS_WIRING`` and skipped until then.
+Client level: the same features through ``client`` (every mode): index-backed filters,
+payload_schema counts, scroll/query order_by, facet, text phrase, unsupported parameters, reopen.
 """
 
 from __future__ import annotations
@@ -1180,20 +1180,8 @@ def test_index_speed(capsys):
 
 
 # ---------------------------------------------------------------------------------------------
-# 7. client level, every mode: need the maintainer's wiring (engine.py / collection.py)
+# 7. client level, every mode
 
-NEEDS_WIRING = [
-    "test_client_filters_use_the_index",
-    "test_client_payload_schema_reports_points",
-    "test_client_scroll_order_by",
-    "test_client_query_order_by",
-    "test_client_order_by_needs_a_range_index",
-    "test_client_facet",
-    "test_client_text_index_phrase",
-    "test_client_unsupported_index_parameter",
-    "test_client_indexes_survive_reopen",
-]
-wired = pytest.mark.skip(reason="wired by the maintainer")
 
 from sdk import BadRequestError, UnsupportedOperationError  # noqa: E402
 from sdk import models as sm  # noqa: E402
@@ -1204,7 +1192,6 @@ def _collection(client, payloads: dict) -> None:
     client.upsert("c", points=[sm.PointStruct(id=i, vector=[1.0, float(i)], payload=p) for i, p in payloads.items()])
 
 
-@wired
 def test_client_filters_use_the_index(client):
     _collection(client, {1: {"a": 1}, 2: {"a": 1.0}, 3: {"a": [1.0, 2]}, 4: {"a": "1"}, 5: {"a": 1.5}})
     by_one = sm.Filter(must=[sm.FieldCondition(key="a", match=sm.MatchValue(value=1))])
@@ -1221,7 +1208,6 @@ def test_client_filters_use_the_index(client):
     assert client.count("c", count_filter=by_one).count == 1
 
 
-@wired
 def test_client_payload_schema_reports_points(client):
     _collection(client, {1: {"price": 10}, 2: {"price": 20.5}, 3: {"price": None}, 4: {}})
     client.create_payload_index("c", "price", field_schema="float")
@@ -1231,7 +1217,6 @@ def test_client_payload_schema_reports_points(client):
     assert schema["tags"].points == 0 and schema["tags"].params.is_tenant is True
 
 
-@wired
 def test_client_scroll_order_by(client):
     _collection(client, {5: {"n": 1}, 3: {"n": 1}, 9: {"n": [2, 0]}, 1: {"n": 1.0}, 7: {"n": [2, 2]}, 2: {"n": "x"}, 4: {}})
     client.create_payload_index("c", "n", field_schema="integer")
@@ -1242,7 +1227,6 @@ def test_client_scroll_order_by(client):
     assert [(r.id, r.order_value) for r in records] == [(1, 1), (3, 1)] and next_offset is None
 
 
-@wired
 def test_client_query_order_by(client):
     _collection(client, {i: {"d": f"2024-01-0{i}T00:00:00Z"} for i in range(1, 6)})
     client.create_payload_index("c", "d", field_schema="datetime")
@@ -1252,7 +1236,6 @@ def test_client_query_order_by(client):
     assert all(p.score == 1.0 for p in points)
 
 
-@wired
 def test_client_order_by_needs_a_range_index(client):
     _collection(client, {1: {"n": 1}})
     with pytest.raises(BadRequestError, match="No range index for `order_by` key: `n`"):
@@ -1262,7 +1245,6 @@ def test_client_order_by_needs_a_range_index(client):
         client.query_points("c", query=sm.OrderByQuery(order_by="n"))
 
 
-@wired
 def test_client_facet(client):
     _collection(client, {1: {"k": "b"}, 2: {"k": ["a", "a", "b"]}, 3: {"k": "c"}, 4: {"k": ["c", "B"]}, 5: {"k": 1}, 6: {"k": "a"}})
     with pytest.raises(BadRequestError, match="No appropriate index for faceting: `k`"):
@@ -1275,7 +1257,6 @@ def test_client_facet(client):
     assert [(h.value, h.count) for h in hits] == [("c", 2)]
 
 
-@wired
 def test_client_text_index_phrase(client):
     _collection(client, {1: {"t": "Hello World of vectors"}, 2: {"t": "hello, world!"}, 3: {"t": ["world hello", "of x"]}})
     phrase = sm.Filter(must=[sm.FieldCondition(key="t", match=sm.MatchPhrase(phrase="hello world"))])
@@ -1285,7 +1266,6 @@ def test_client_text_index_phrase(client):
     assert client.count("c", count_filter=phrase).count == 2
 
 
-@wired
 def test_client_unsupported_index_parameter(client):
     _collection(client, {1: {"t": "x"}})
     with pytest.raises(UnsupportedOperationError, match="multilingual"):
@@ -1293,7 +1273,6 @@ def test_client_unsupported_index_parameter(client):
     assert "t" not in client.get_collection("c").payload_schema
 
 
-@wired
 def test_client_indexes_survive_reopen(path_client_factory):
     client = path_client_factory.open()
     _collection(client, {1: {"a": 1}, 2: {"a": 1.0}, 3: {"a": 3}})

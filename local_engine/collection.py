@@ -193,6 +193,8 @@ class Collection:
         for vec in self._dense.values():
             vec.clear(dead)
         self._indexes.load(self._store, size, offsets, loaded.seqs)
+        for field, schema in self.payload_schema.items():
+            self._payloads.create_index(field, schema)
         self.invalidate_search_caches()
 
     def checkpoint_if_needed(self) -> None:
@@ -505,10 +507,58 @@ class Collection:
         return len(self._id_to_offset)
 
     def field_points(self, field: str) -> int:
-        """Number of live points with a value for ``field`` (reported in payload_schema)."""
-        cond = models.Filter(must_not=[models.IsEmptyCondition(is_empty=models.PayloadField(key=field))])
+        """Number of points the payload index on ``field`` holds (reported in payload_schema)."""
         with self._lock:
-            return int(self._matching_mask(cond).sum())
+            return self._payloads.index_points(field)
+
+    # -- payload indexes ---------------------------------------------------------------------------------
+    def create_index(self, field: str, schema: Any) -> None:
+        """Build (or rebuild) the payload index on ``field``; filters use it from now on."""
+        with self._lock:
+            self._payloads.create_index(field, schema)
+            self.invalidate_search_caches()
+
+    def drop_index(self, field: str) -> None:
+        with self._lock:
+            self._payloads.drop_index(field)
+            self.invalidate_search_caches()
+
+    def ordered_by_payload(self, flt: Any, order_by: Any, limit: int) -> list[tuple[int, Any]]:
+        """(offset, order value) of the first ``limit`` matching points in ``order_by`` order.
+
+        ``order_by`` is a key string or an ``OrderBy``; it needs a range-capable index (the
+        payload store says so in Qdrant's words otherwise).
+        """
+        if isinstance(order_by, str):
+            key, direction, start = order_by, "asc", None
+        else:
+            key = order_by.key
+            direction = _enum_value(order_by.direction) or "asc"
+            start = order_by.start_from
+        with self._lock:
+            mask = self._matching_mask(flt)
+            offsets, values = self._payloads.order_by(key, direction, start, mask, limit)
+            return list(zip(offsets.tolist()[:limit], values[:limit]))
+
+    def facet(self, key: str, flt: Any, limit: int, exact: bool) -> list[tuple[Any, int]]:
+        with self._lock:
+            return self._payloads.facet(key, self._matching_mask(flt), limit, exact)
+
+    def records_with_order(self, ordered: list[tuple[int, Any]], with_payload: Any, with_vectors: Any):
+        out = []
+        for off, value in ordered:
+            record = self._make_record(off, with_payload, with_vectors)
+            record.order_value = value
+            out.append(record)
+        return out
+
+    def scored_with_order(self, ordered: list[tuple[int, Any]], with_payload: Any, with_vectors: Any):
+        out = []
+        for off, value in ordered:
+            point = self._make_scored(off, 1.0, with_payload, with_vectors)
+            point.order_value = value
+            out.append(point)
+        return out
 
 
 def _id_keys(pid: int | str) -> tuple[int, int, int]:

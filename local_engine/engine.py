@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
+import pydantic
 
 from sdk import models
 
@@ -309,20 +310,25 @@ class Engine(SnapshotOperations):
         if body.field_schema is None:
             raise BadRequest("Wrong input: `field_schema` is required to create a payload index")
         with collection._lock:
-            collection.invalidate_search_caches()  # filter answers can depend on payload indexes
             old = dict(collection.payload_schema)
+            previous = old.get(body.field_name)
+            # Building first rejects unsupported or malformed schemas before anything is stored.
+            collection.create_index(body.field_name, body.field_schema)
             collection.payload_schema[body.field_name] = body.field_schema
             try:
                 self._persist_config(collection)
             except BaseException:
                 collection.payload_schema = old
+                if previous is None:
+                    collection.drop_index(body.field_name)
+                else:
+                    collection.create_index(body.field_name, previous)
                 raise
         return self._update_result(self._next_op())
 
     def delete_field_index(self, collection_name: str, field_name: str) -> models.UpdateResult:
         collection = self._get(collection_name)
         with collection._lock:
-            collection.invalidate_search_caches()  # filter answers can depend on payload indexes
             old = dict(collection.payload_schema)
             collection.payload_schema.pop(field_name, None)
             try:
@@ -330,6 +336,7 @@ class Engine(SnapshotOperations):
             except BaseException:
                 collection.payload_schema = old
                 raise
+            collection.drop_index(field_name)
         return self._update_result(self._next_op())
 
     # -- points: reads ------------------------------------------------------------------------------------
@@ -344,14 +351,26 @@ class Engine(SnapshotOperations):
     def scroll_points(self, collection_name: str, body: models.ScrollRequest) -> models.ScrollResult:
         collection = self._get(collection_name)
         body = body or models.ScrollRequest()
-        if body.order_by is not None:
-            raise Unsupported("scroll with `order_by` needs payload indexes, which the built-in engine does not have yet")
         limit = 10 if body.limit is None else body.limit
         if limit < 1:
             raise BadRequest("Wrong input: limit must be at least 1")
         with_payload = True if body.with_payload is None else body.with_payload
-        points, next_id = collection.scroll(body.filter, limit, body.offset, with_payload, body.with_vector or False)
+        with_vectors = body.with_vector or False
+        if body.order_by is not None:
+            # Qdrant: ordered scrolls ignore `offset` and never return a next page offset.
+            ordered = collection.ordered_by_payload(body.filter, body.order_by, limit)
+            points = collection.records_with_order(ordered, with_payload, with_vectors)
+            return models.ScrollResult(points=points, next_page_offset=None)
+        points, next_id = collection.scroll(body.filter, limit, body.offset, with_payload, with_vectors)
         return models.ScrollResult(points=points, next_page_offset=next_id)
+
+    def facet(self, collection_name: str, body: models.FacetRequest) -> models.FacetResponse:
+        collection = self._get(collection_name)
+        limit = 10 if body.limit is None else body.limit
+        if limit < 1:
+            raise BadRequest("Wrong input: limit must be at least 1")
+        hits = collection.facet(body.key, body.filter, limit, bool(body.exact))
+        return models.FacetResponse(hits=[models.FacetValueHit(value=v, count=c) for v, c in hits])
 
     def count_points(self, collection_name: str, body: models.CountRequest) -> models.CountResult:
         collection = self._get(collection_name)
@@ -377,6 +396,11 @@ class Engine(SnapshotOperations):
                 raise BadRequest("Wrong input: score_threshold requires a query")
             points = collection.ordered_by_id(body.filter, limit, offset, with_payload, with_vectors)
             return models.QueryResponse(points=points)
+        if type(query).__name__ == "OrderByQuery":
+            if body.score_threshold is not None:
+                raise BadRequest("Wrong input: score_threshold is not supported with order_by queries")
+            ordered = collection.ordered_by_payload(body.filter, query.order_by, offset + limit)
+            return models.QueryResponse(points=collection.scored_with_order(ordered[offset:], with_payload, with_vectors))
         vector = _dense_query(query)
         points = collection.search(
             vector, body.using or "", body.filter, limit, offset, body.score_threshold, with_payload, with_vectors,
@@ -439,8 +463,11 @@ def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
 
 def _schema_type(spec: Any) -> tuple[Any, Any]:
     """(PayloadSchemaType, params or None) of a stored field schema."""
-    if isinstance(spec, dict):
-        spec = spec.get("type", spec)
+    if isinstance(spec, dict):   # a schema saved by path mode comes back as JSON
+        if len(spec) == 1 and "type" in spec:
+            spec = spec["type"]
+        else:
+            spec = pydantic.TypeAdapter(models.PayloadSchemaParams).validate_python(spec)
     if isinstance(spec, str):
         return models.PayloadSchemaType(spec), None
     if isinstance(spec, models.PayloadSchemaType):

@@ -531,6 +531,29 @@ class QdrantClient:
             body = models.CountRequest(filter=inp.coerce(models.Filter, count_filter), exact=exact)
         return self._call("count_points", collection_name=collection_name, body=body, timeout=timeout)
 
+    def facet(
+        self,
+        collection_name: str,
+        key: str,
+        facet_filter: Optional[models.Filter] = None,
+        limit: int = 10,
+        exact: bool = False,
+        consistency: Optional[models.ReadConsistency] = None,
+        timeout: Optional[int] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        **kwargs: Any,
+    ) -> models.FacetResponse:
+        """Counts of points per value of ``key`` (needs a keyword, integer, bool or uuid index)."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.FacetRequest(
+                key=key, filter=inp.coerce(models.Filter, facet_filter), limit=limit, exact=exact
+            )
+        return self._call(
+            "facet", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
+        )
+
     def query_points(
         self,
         collection_name: str,
