@@ -22,6 +22,8 @@ IMPLEMENTED = [
     "get_collection_aliases", "upsert", "upload_points", "upload_collection", "retrieve", "delete", "scroll",
     "count", "set_payload", "overwrite_payload", "delete_payload", "clear_payload", "query_points",
     "create_payload_index", "delete_payload_index", "facet", "close",
+    "create_snapshot", "list_snapshots", "delete_snapshot", "recover_snapshot",
+    "create_full_snapshot", "list_full_snapshots", "delete_full_snapshot",
 ]
 
 

@@ -286,8 +286,8 @@ def test_status_codes_become_typed_errors(clean: Served, flavour: str) -> None:
         # an operation the engine has no method for at all
         transport = client._transport if flavour == "sync" else client._client._transport
         call = transport.call if flavour == "sync" else (lambda *a, **k: client._loop.run_until_complete(transport.call(*a, **k)))
-        with pytest.raises(UnsupportedOperationError, match="`facet`"):
-            call("facet", collection_name="c", body=m.FacetRequest(key="a"))
+        with pytest.raises(UnsupportedOperationError, match="`search_matrix_pairs`"):
+            call("search_matrix_pairs", collection_name="c", body=m.SearchMatrixRequest())
         # cluster rpcs are not converted by the client
         with pytest.raises(UnsupportedOperationError, match="collection_cluster_info"):
             call("collection_cluster_info", collection_name="c")
