@@ -130,6 +130,10 @@ _BLOBS_TABLE = (
 )
 
 _CORRUPTION_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB"}
+# Vacuum (docs/durability.md): when more than this fraction of the file's pages are free (and at
+# least _VACUUM_MIN_PAGES), the free pages are given back to the file system.
+_VACUUM_FRACTION = 0.25
+_VACUUM_MIN_PAGES = 256
 
 
 @contextmanager
@@ -141,6 +145,9 @@ def sqlite_errors(db_path: Path) -> Iterator[None]:
         name = getattr(e, "sqlite_errorname", "")
         if name in _CORRUPTION_CODES or type(e) is sqlite3.DatabaseError:
             raise StorageCorrupted(f"database file {db_path} is corrupted: {e}") from e
+        if isinstance(e, sqlite3.OperationalError) and str(e).startswith("Could not decode to UTF-8"):
+            # a damaged TEXT value: Python's sqlite3 cannot even return it
+            raise StorageCorrupted(f"database file {db_path} is corrupted: {e}") from e
         raise
 
 
@@ -148,9 +155,12 @@ def connect(db_path: Path, *, create: bool, synchronous: str) -> sqlite3.Connect
     """Open a SQLite file in WAL mode, autocommit (transactions are explicit BEGIN/COMMIT)."""
     if not create and not db_path.exists():
         raise StorageCorrupted(f"database file {db_path} is missing")
+    new = create and (not db_path.exists() or db_path.stat().st_size == 0)
     conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     try:
         with sqlite_errors(db_path):
+            if new:  # only effective before the first table (and before WAL writes the header)
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode.lower() != "wal":  # pragma: no cover - e.g. a file system without shared memory
                 raise Unsupported(f"SQLite WAL journal mode is not available for {db_path} (got {mode!r})")
@@ -352,6 +362,34 @@ class SqliteCollectionStore(CollectionStore):
             self._committed(seq, new_next, len(offsets), None)
             raise
         self._committed(seq, new_next, len(offsets), len(offsets) - existing - deleted)
+        if deleted:
+            self._maybe_vacuum(full=False)
+
+    def _maybe_vacuum(self, *, full: bool) -> None:
+        """Give free pages back to the file system once they exceed _VACUUM_FRACTION of the file.
+
+        A store created with ``auto_vacuum=INCREMENTAL`` (every store since this was added) runs
+        ``PRAGMA incremental_vacuum``, which only moves pages from the end of the file into free
+        slots. An older store (``auto_vacuum=NONE``) is switched by one full ``VACUUM`` when
+        ``full`` (at a checkpoint). Both are ordinary transactions: a crash leaves the old or the
+        new file, never a mix. Then the WAL is checkpointed so the main file really shrinks.
+        Failures are logged, never raised: the write that triggered this has committed.
+        """
+        conn = self._db()
+        try:
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            if free < _VACUUM_MIN_PAGES or free <= _VACUUM_FRACTION * conn.execute("PRAGMA page_count").fetchone()[0]:
+                return
+            if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+                conn.executescript("PRAGMA incremental_vacuum;")  # executescript steps it to the end
+            elif full:
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                conn.execute("VACUUM")
+            else:
+                return
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as e:  # pragma: no cover - e.g. a full disk; retried next time
+            log.warning("vacuum of %s failed: %s", self.db_path, e)
 
     def _stored_seq(self) -> int | None:
         try:
@@ -431,6 +469,7 @@ class SqliteCollectionStore(CollectionStore):
             self._tail_rows = 0
             for rec in old.values():
                 _remove_quietly(self.directory / rec[1], self.directory / rec[4])
+            self._maybe_vacuum(full=True)
 
     def _drop_checkpoint(self) -> None:
         """Forget the checkpoint (it failed verification); the rows still hold every vector."""

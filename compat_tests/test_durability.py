@@ -1,0 +1,457 @@
+"""Durability of path mode through the client (docs/durability.md).
+
+* crash: a subprocess ingests through ``QdrantClient(path=...)`` (HNSW graph + payload index
+  live), the parent SIGKILLs it at random moments, reopens with a new client and runs a full
+  consistency check, then lets ingestion continue from the next batch number;
+* corruption: bytes flipped in / files truncated of each kind of data file of a closed store:
+  the open or the query must raise ``StorageCorruptedError`` naming the file, or answer
+  exactly like the undamaged store (derived files: checkpoints, graphs);
+* growth: a steady update + churn load keeps the collection's files bounded.
+
+``benchmarks/soak_durability.py`` runs the crash loop for longer (same checker).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sdk import QdrantClient, StorageCorruptedError, models
+
+COLLECTION = "dur"
+BATCH = 25  # points per batch
+DIM = 8
+DELETE_LAG = 5  # step n (n % 5 == 0) deletes the first point of batch n - 5
+TAG_EVERY = 7  # step n (n % 7 == 0) sets payload {"tag": n} on batch n
+
+
+def point_id(batch: int, i: int) -> int:
+    return batch * BATCH + i
+
+
+def vector_of(pid: int) -> np.ndarray:
+    return np.sin(np.arange(1, DIM + 1, dtype=np.float64) * (pid * 0.7311 + 0.1)).astype(np.float32)
+
+
+def payload_of(batch: int, i: int) -> dict:
+    return {"batch": batch, "i": i, "parity": ["even", "odd"][batch % 2], "text": f"p{point_id(batch, i)}"}
+
+
+# -- the ingesting child ---------------------------------------------------------------------
+CHILD = r"""
+import sys, random
+sys.path.insert(0, {root!r})
+from compat_tests.test_durability import open_client, ingest_step
+path, start, close_after = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+client = open_client(path)
+print("READY", flush=True)
+n = start
+while True:
+    ingest_step(client, n)
+    print(f"ACK {{n}}", flush=True)
+    n += 1
+    if close_after and n - start >= close_after:
+        print("CLOSING", flush=True)
+        client.close()
+        print("CLOSED", flush=True)
+        break
+"""
+
+
+def open_client(path: str) -> QdrantClient:
+    client = QdrantClient(path=path)
+    if not client.collection_exists(COLLECTION):
+        client.create_collection(
+            COLLECTION,
+            vectors_config=models.VectorParams(size=DIM, distance=models.Distance.EUCLID),
+            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=1),  # 1 KB: a graph from ~32 points
+            hnsw_config=models.HnswConfigDiff(m=8, ef_construct=64),
+        )
+        client.create_payload_index(COLLECTION, "batch", field_schema=models.PayloadSchemaType.INTEGER)
+        client.create_payload_index(COLLECTION, "parity", field_schema=models.PayloadSchemaType.KEYWORD)
+    return client
+
+
+def ingest_step(client: QdrantClient, n: int) -> None:
+    """Step ``n``: upsert batch n; every 5th step delete one old point; every 7th tag batch n."""
+    points = [
+        models.PointStruct(id=point_id(n, i), vector=vector_of(point_id(n, i)).tolist(), payload=payload_of(n, i))
+        for i in range(BATCH)
+    ]
+    client.upsert(COLLECTION, points=points, wait=True)
+    if n % DELETE_LAG == 0 and n >= DELETE_LAG:
+        client.delete(COLLECTION, points_selector=models.PointIdsList(points=[point_id(n - DELETE_LAG, 0)]), wait=True)
+    if n % TAG_EVERY == 0:
+        client.set_payload(COLLECTION, payload={"tag": n}, points=[point_id(n, i) for i in range(BATCH)], wait=True)
+
+
+def expected_state(acked: int) -> dict[int, dict]:
+    """Every point after steps 0..acked, id -> payload."""
+    out: dict[int, dict] = {}
+    for n in range(acked + 1):
+        for i in range(BATCH):
+            p = payload_of(n, i)
+            if n % TAG_EVERY == 0:
+                p["tag"] = n
+            out[point_id(n, i)] = p
+        if n % DELETE_LAG == 0 and n >= DELETE_LAG:
+            out.pop(point_id(n - DELETE_LAG, 0), None)
+    return out
+
+
+def run_child(path: Path, start: int, *, kill_after: float | None, close_after: int = 0) -> tuple[list[int], str]:
+    """Start an ingesting child; SIGKILL it ``kill_after`` s after READY (or right after it
+    prints CLOSING when ``close_after``). Returns the acknowledged step numbers and the last
+    marker seen."""
+    code = CHILD.format(root=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), str(start), str(close_after)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    fd = proc.stdout.fileno()
+    buf = b""
+    deadline = None
+    started = time.monotonic()
+    try:
+        while True:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if now - started > 90:
+                raise AssertionError("child made no progress in 90 s")
+            wait = 0.05 if deadline is None else max(0.0, deadline - now)
+            ready, _, _ = select.select([fd], [], [], wait)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break  # exited on its own
+                old = buf
+                buf += chunk
+                if deadline is None:
+                    if kill_after is not None and not close_after and b"READY\n" in buf and b"READY\n" not in old:
+                        deadline = time.monotonic() + kill_after
+                    if close_after and b"CLOSING\n" in buf:
+                        deadline = time.monotonic() + (kill_after or 0.0)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    buf += proc.stdout.read()
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stdout.close()
+    proc.stderr.close()
+    if proc.returncode not in (0, -signal.SIGKILL):
+        raise AssertionError(f"child failed ({proc.returncode}):\n{err[-3000:]}")
+    lines = [x.strip() for x in buf.decode().split("\n")[:-1] if x.strip()]  # complete lines only
+    acks = [int(x.split()[1]) for x in lines if x.startswith("ACK ")]
+    return acks, (lines[-1] if lines else "")
+
+
+def check_consistency(path: Path, acked: int, rng: random.Random) -> dict:
+    """Reopen with a new client and check everything against the deterministic model. Returns
+    how far the store really is (the step in flight when killed may or may not be there)."""
+    client = QdrantClient(path=str(path))
+    try:
+        records, offset = [], None
+        while True:
+            page, offset = client.scroll(COLLECTION, limit=500, offset=offset, with_payload=True, with_vectors=True)
+            records += page
+            if offset is None:
+                break
+        actual = {r.id: r for r in records}
+        assert len(actual) == len(records), "scroll returned an id twice"
+        # The step in flight (acked + 1) may have committed any prefix of its calls; each call
+        # is all-or-nothing. Decide from the data which of its calls are there.
+        flight = acked + 1
+        flight_ids = [point_id(flight, i) for i in range(BATCH)]
+        present = [pid in actual for pid in flight_ids]
+        assert all(present) or not any(present), f"step {flight}: half a batch is present ({sum(present)}/{BATCH})"
+        expected = expected_state(acked)
+        applied = acked
+        if all(present):
+            expected = expected_state(flight)
+            applied = flight  # unless one of its later calls is missing (then the step is re-run)
+            if flight % DELETE_LAG == 0 and flight >= DELETE_LAG and point_id(flight - DELETE_LAG, 0) in actual:
+                applied = acked
+                expected[point_id(flight - DELETE_LAG, 0)] = dict(payload_of(flight - DELETE_LAG, 0), **(
+                    {"tag": flight - DELETE_LAG} if (flight - DELETE_LAG) % TAG_EVERY == 0 else {}))
+            if flight % TAG_EVERY == 0:
+                tagged = ["tag" in actual[pid].payload for pid in flight_ids]
+                assert all(tagged) or not any(tagged), f"step {flight}: set_payload half applied"
+                if not any(tagged):
+                    applied = acked
+                    for pid in flight_ids:
+                        expected[pid].pop("tag")
+        assert set(actual) == set(expected), (
+            f"acked {acked}: missing {sorted(set(expected) - set(actual))[:10]}, extra {sorted(set(actual) - set(expected))[:10]}"
+        )
+        for pid, rec in actual.items():
+            assert rec.payload == expected[pid], (pid, rec.payload, expected[pid])
+            got = np.asarray(rec.vector, dtype=np.float32)
+            assert np.array_equal(got, vector_of(pid)), (pid, got, vector_of(pid))
+        live = len(expected)
+        assert client.count(COLLECTION, exact=True).count == live
+        assert client.get_collection(COLLECTION).points_count == live
+        # retrieve agrees with scroll
+        sample = rng.sample(sorted(expected), min(200, live)) + [10**9]
+        got = {r.id: r.payload for r in client.retrieve(COLLECTION, ids=sample, with_payload=True)}
+        assert got == {pid: expected[pid] for pid in sample if pid in expected}
+        # payload indexes agree with evaluating the filter on the data
+        top = max(p["batch"] for p in expected.values()) if expected else 0
+        for _ in range(4):
+            lo = rng.randint(0, top)
+            hi = lo + rng.randint(1, 6)
+            flt = models.Filter(must=[
+                models.FieldCondition(key="batch", range=models.Range(gte=lo, lt=hi)),
+                models.FieldCondition(key="parity", match=models.MatchValue(value=rng.choice(["even", "odd"]))),
+            ])
+            want = {pid for pid, p in expected.items() if lo <= p["batch"] < hi and p["parity"] == flt.must[1].match.value}
+            assert client.count(COLLECTION, count_filter=flt, exact=True).count == len(want)
+            ids = {r.id for r in client.scroll(COLLECTION, scroll_filter=flt, limit=10_000)[0]}
+            assert ids == want
+        # the graph agrees with the data: approximate search returns only live ids, good recall
+        hits = total = 0
+        for _ in range(4):
+            q = rng.choice(sorted(expected)) if expected else 0
+            qv = (vector_of(q) + np.float32(0.01)).tolist()
+            exact = [p.id for p in client.query_points(COLLECTION, query=qv, limit=10, search_params=models.SearchParams(exact=True)).points]
+            approx = [p.id for p in client.query_points(COLLECTION, query=qv, limit=10).points]
+            assert set(approx) <= set(expected), f"search returned deleted ids {set(approx) - set(expected)}"
+            hits += len(set(exact) & set(approx))
+            total += len(exact)
+        assert total == 0 or hits / total >= 0.8, f"recall {hits}/{total}"
+        return {"applied": applied, "points": live}
+    finally:
+        client.close()
+
+
+def crash_rounds(path: Path, kills: int, *, seed: int, close_every: int = 5, max_run: float = 1.2, log=None) -> dict:
+    """The crash loop shared with benchmarks/soak_durability.py."""
+    rng = random.Random(seed)
+    next_step, acked, stats = 0, -1, {"kills": 0, "close_kills": 0, "batches_verified": 0, "points": 0, "point_checks": 0}
+    for k in range(kills):
+        during_close = close_every and k % close_every == close_every - 1
+        if during_close:
+            acks, last = run_child(path, next_step, kill_after=rng.uniform(0.0, 0.02), close_after=rng.randint(3, 40))
+            stats["close_kills"] += last != "CLOSED"
+        else:
+            acks, last = run_child(path, next_step, kill_after=rng.uniform(0.02, max_run))
+        if acks:
+            assert acks == list(range(next_step, acks[-1] + 1)), acks[:5]
+            acked = acks[-1]
+        stats["kills"] += 1
+        state = check_consistency(path, acked, rng)
+        stats["batches_verified"] = state["applied"] + 1
+        stats["points"] = state["points"]
+        stats["point_checks"] += state["points"]
+        next_step = state["applied"] + 1  # a step in flight that committed whole is not resent; a partial one is re-run
+        acked = state["applied"]
+        if log:
+            log(k, acked, state, last)
+    return stats
+
+
+def test_sigkill_through_the_client_keeps_every_acknowledged_batch(tmp_path):
+    stats = crash_rounds(tmp_path / "db", kills=12, seed=1234, close_every=4, max_run=0.5)
+    print("crash test:", stats)
+    assert stats["kills"] == 12
+    assert stats["batches_verified"] > 12
+
+
+# -- corruption ------------------------------------------------------------------------------
+def _build_store(path: Path) -> None:
+    client = open_client(str(path))
+    for n in range(30):  # 750 points: a checkpoint needs > 10,000 rows, so force one via close
+        ingest_step(client, n)
+    client.close()
+
+
+def _answers(path: Path) -> dict:
+    client = QdrantClient(path=str(path))
+    try:
+        out = {"count": client.count(COLLECTION, exact=True).count}
+        recs, _ = client.scroll(COLLECTION, limit=10_000, with_payload=True, with_vectors=True)
+        out["points"] = {r.id: (r.payload, tuple(np.asarray(r.vector, np.float32).tolist())) for r in recs}
+        qs = [vector_of(i).tolist() for i in (3, 77, 400)]
+        out["search"] = [[(p.id, p.score) for p in client.query_points(COLLECTION, query=q, limit=10).points] for q in qs]
+        out["exact"] = [[p.id for p in client.query_points(
+            COLLECTION, query=q, limit=10, search_params=models.SearchParams(exact=True)).points] for q in qs]
+        flt = models.Filter(must=[models.FieldCondition(key="batch", range=models.Range(gte=3, lt=9))])
+        out["filtered"] = client.count(COLLECTION, count_filter=flt, exact=True).count
+        return out
+    finally:
+        client.close()
+
+
+def _data_files(path: Path) -> dict[str, Path]:
+    files = {"root storage.sqlite": path / "storage.sqlite"}
+    (cdir,) = list((path / "collections").iterdir())
+    files["points.sqlite"] = cdir / "points.sqlite"
+    for f in sorted(cdir.iterdir()):
+        if f.name.startswith(("ckpt-", "blob-")):
+            files[f.name] = f
+    return files
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pristine") / "db"
+    _build_store(path)
+    return path, _answers(path)
+
+
+def _damage(f: Path, how: str, rng: random.Random) -> None:
+    data = bytearray(f.read_bytes())
+    if how == "truncate":
+        data = data[: len(data) // 2]
+    elif how == "flip-header":
+        for i in range(0, min(len(data), 100), 7):
+            data[i] ^= 0xFF
+    else:  # flip bytes all over the file
+        for _ in range(max(8, len(data) // 500)):
+            i = rng.randrange(len(data))
+            data[i] ^= 1 << rng.randrange(8)
+    f.write_bytes(bytes(data))
+
+
+def test_corrupted_files_are_reported_or_rebuilt(pristine, tmp_path):
+    src, good = pristine
+    kinds = _data_files(src)
+    assert any(k.startswith("ckpt-") for k in kinds) and any(k.startswith("blob-") for k in kinds), sorted(kinds)
+    rng = random.Random(7)
+    outcomes = []
+    for kind in kinds:
+        for how in ("flip", "flip-header", "truncate"):
+            copy = tmp_path / f"{len(outcomes)}"
+            shutil.copytree(src, copy)
+            target = _data_files(copy)[kind]
+            _damage(target, how, rng)
+            try:
+                got = _answers(copy)
+            except StorageCorruptedError as e:
+                assert target.name in str(e), f"{kind}/{how}: message does not name the file: {e}"
+                outcomes.append((kind, how, "StorageCorruptedError"))
+                continue
+            # no error: the answer must be exactly the undamaged one
+            assert got == good, f"{kind}/{how}: wrong answer from a damaged store"
+            if kind.endswith("sqlite"):
+                # damage the reads did not touch (e.g. free pages) is allowed only if answers are right
+                outcomes.append((kind, how, "correct answer (damage not on a read path)"))
+            else:
+                outcomes.append((kind, how, "rebuilt, correct answer"))
+                # reopen once more: the rebuilt derived file is good again
+                assert _answers(copy) == good
+    print("\ncorruption outcomes:")
+    for o in outcomes:
+        print("  ", *o)
+    assert all(o[2] == "rebuilt, correct answer" for o in outcomes if not o[0].endswith("sqlite"))
+
+
+# -- growth ----------------------------------------------------------------------------------
+def _dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def _ckpt_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("ckpt-*") if f.is_file())
+
+
+def growth_rounds(path: Path, rounds: int, n: int = 2000, churn: int = 500, dim: int = 16) -> list[tuple[int, int]]:
+    rng = np.random.default_rng(0)
+    client = QdrantClient(path=str(path))
+    client.create_collection("g", vectors_config=models.VectorParams(size=dim, distance=models.Distance.DOT))
+    sizes = []
+    fresh = 10**6
+    for r in range(rounds):
+        vecs = rng.standard_normal((n, dim)).astype(np.float32)
+        for lo in range(0, n, 500):
+            client.upsert("g", points=models.Batch(
+                ids=list(range(lo, lo + 500)), vectors=vecs[lo:lo + 500].tolist(),
+                payloads=[{"r": r, "t": "x" * 40} for _ in range(500)]), wait=True)
+        ids = list(range(fresh, fresh + churn))
+        client.upsert("g", points=models.Batch(ids=ids, vectors=rng.standard_normal((churn, dim)).tolist()), wait=True)
+        client.delete("g", points_selector=models.PointIdsList(points=ids), wait=True)
+        fresh += churn
+        client.close()  # checkpoint on close
+        sizes.append((_dir_size(path / "collections"), _ckpt_size(path / "collections")))
+        client = QdrantClient(path=str(path))
+        assert client.count("g", exact=True).count == n
+    client.close()
+    return sizes
+
+
+def test_steady_update_load_keeps_the_files_bounded(tmp_path):
+    sizes = growth_rounds(tmp_path / "g", rounds=8)
+    print("\ngrowth (total bytes, checkpoint bytes) per round:", sizes)
+    assert sizes[-1][0] <= 3 * sizes[0][0], sizes
+
+
+# -- vacuum ----------------------------------------------------------------------------------
+def _points_db(path: Path) -> Path:
+    (cdir,) = list((path / "collections").iterdir())
+    return cdir / "points.sqlite"
+
+
+def _db_bytes(db: Path) -> int:
+    return sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+
+
+def vacuum_figures(path: Path, n: int = 50_000, dim: int = 32, legacy: bool = False) -> dict:
+    """Fill ``n`` points, delete 90 %, report points.sqlite (+ WAL) sizes."""
+    import sqlite3
+
+    rng = np.random.default_rng(1)
+    client = QdrantClient(path=str(path))
+    client.create_collection("v", vectors_config=models.VectorParams(size=dim, distance=models.Distance.DOT))
+    if legacy:  # a store written before auto_vacuum: switch the file back to auto_vacuum=NONE
+        client.close()
+        conn = sqlite3.connect(_points_db(path), isolation_level=None)
+        conn.execute("PRAGMA auto_vacuum=NONE")
+        conn.execute("VACUUM")
+        conn.close()
+        client = QdrantClient(path=str(path))
+    for lo in range(0, n, 5000):
+        client.upsert("v", points=models.Batch(
+            ids=list(range(lo, lo + 5000)), vectors=rng.standard_normal((5000, dim)).astype(np.float32).tolist(),
+            payloads=[{"k": i, "s": "payload text " * 3} for i in range(lo, lo + 5000)]), wait=True)
+    client.close()
+    db = _points_db(path)
+    full = _db_bytes(db)
+    client = QdrantClient(path=str(path))
+    doomed = [i for i in range(n) if i % 10]
+    for lo in range(0, len(doomed), 5000):
+        client.delete("v", points_selector=models.PointIdsList(points=doomed[lo:lo + 5000]), wait=True)
+    open_after_delete = _db_bytes(db)
+    client.close()
+    after_close = _db_bytes(db)
+    client = QdrantClient(path=str(path))
+    assert client.count("v", exact=True).count == n // 10
+    client.close()
+    conn = sqlite3.connect(db)
+    mode = conn.execute("PRAGMA auto_vacuum").fetchone()[0]
+    conn.close()
+    return {"full": full, "open_after_delete": open_after_delete, "after_close": after_close, "auto_vacuum": mode}
+
+
+def test_deleting_points_gives_disk_space_back(tmp_path):
+    fig = vacuum_figures(tmp_path / "v", n=20_000)
+    print("\nvacuum:", fig)
+    assert fig["auto_vacuum"] == 2
+    assert fig["after_close"] < 0.3 * fig["full"], fig
+
+
+def test_a_store_without_auto_vacuum_is_switched_at_a_checkpoint(tmp_path):
+    fig = vacuum_figures(tmp_path / "v", n=20_000, legacy=True)
+    print("\nvacuum (legacy file):", fig)
+    assert fig["auto_vacuum"] == 2
+    assert fig["after_close"] < 0.3 * fig["full"], fig
