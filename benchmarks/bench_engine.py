@@ -77,7 +77,7 @@ from _engine_common import (  # noqa: E402
 DIM = 128
 COLLECTION = "bench"
 SYSTEMS = ("hnswlib", "edge", "official", "ours-memory", "ours-path")
-MILLION_SYSTEMS = ("edge", "ours-path", "ours-memory")
+MILLION_SYSTEMS = ("edge", "ours-path")
 LABEL = {
     "hnswlib": "raw hnswlib",
     "edge": "Qdrant Edge",
@@ -114,6 +114,14 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _record_ingest(out: dict, walls: list, cpus: list) -> None:
+    out["ingest_s"] = float(np.median(walls))
+    out["ingest_all_s"] = walls
+    out["ingest_cpu_s"] = float(np.median(cpus))
+    log(f"{out['system']}: ingest {out['ingest_s']:.2f} s (runs {', '.join(f'{w:.2f}' for w in walls)}), "
+        f"CPU {out['ingest_cpu_s']:.2f} s")
+
+
 def _record_search(out: dict, kind: str, times: list, ids: list, truth: dict) -> None:
     out.setdefault("search", {})[kind] = summary(times, ids, truth[kind])
     s = out["search"][kind]
@@ -129,12 +137,19 @@ def _hnswlib(args, data, bucket, truth, out) -> None:
     x = normalise(data.vectors)
     qn = normalise(data.queries)
     n = len(x)
-    log(f"hnswlib: building over {n:,} points")
-    with Timer() as t:
-        index = hnswlib.Index(space="ip", dim=DIM)
-        index.init_index(max_elements=n, M=16, ef_construction=100, random_seed=100)
-        index.add_items(x, np.arange(n), num_threads=os.cpu_count() or 1)
-    out["ingest_s"] = t.seconds
+    walls, cpus = [], []
+    for r in range(args.ingest_repeats):
+        log(f"hnswlib: building over {n:,} points ({r + 1}/{args.ingest_repeats})")
+        index = None
+        collect()
+        c0 = time.process_time()
+        with Timer() as t:
+            index = hnswlib.Index(space="ip", dim=DIM)
+            index.init_index(max_elements=n, M=16, ef_construction=100, random_seed=100)
+            index.add_items(x, np.arange(n), num_threads=os.cpu_count() or 1)
+        walls.append(t.seconds)
+        cpus.append(time.process_time() - c0)
+    _record_ingest(out, walls, cpus)
     del x
     collect()
     out["rss"]["after_load_mb"] = current_rss_mb()
@@ -178,6 +193,7 @@ def _edge(args, data, bucket, truth, out) -> None:
             shard.update(e.UpdateOperation.create_field_index(field, e.PayloadSchemaType.Integer))
         log(f"edge: upserting {n:,} points, batch {args.batch_size}")
         g, b = groups.tolist(), bucket.tolist()
+        c0 = time.process_time()
         with Timer() as t_up:
             for start in range(0, n, args.batch_size):
                 end = min(n, start + args.batch_size)
@@ -187,7 +203,7 @@ def _edge(args, data, bucket, truth, out) -> None:
         log("edge: optimize()")
         with Timer() as t_opt:
             shard.optimize()
-        out["ingest_s"] = t_up.seconds + t_opt.seconds
+        _record_ingest(out, [t_up.seconds + t_opt.seconds], [time.process_time() - c0])
         out["ingest_parts"] = {"upsert_s": t_up.seconds, "optimize_s": t_opt.seconds}
         info = shard.info()
         out["indexed_vectors_count"] = info.indexed_vectors_count
@@ -236,10 +252,11 @@ def _official(args, data, bucket, truth, out) -> None:
     client.create_collection(COLLECTION, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE))
     payloads = payload_columns(data.groups, bucket)
     log(f"official: uploading {args.points:,} points")
+    c0 = time.process_time()
     with Timer() as t:
         client.upload_collection(COLLECTION, vectors=data.vectors, payload=payloads, ids=list(range(args.points)),
                                  batch_size=args.batch_size)
-    out["ingest_s"] = t.seconds
+    _record_ingest(out, [t.seconds], [time.process_time() - c0])
     collect()
     out["rss"]["after_load_mb"] = current_rss_mb()
     nq = min(args.official_queries, len(data.queries))
@@ -269,17 +286,26 @@ def _ours(args, data, bucket, truth, out) -> None:
     payloads = payload_columns(data.groups, bucket)
     ids = list(range(n))
     with temp_dir("bench-ours-") as root:
-        path = os.path.join(root, "data")
-        client = QdrantClient(path=path) if path_mode else QdrantClient(":memory:")
-        client.create_collection(COLLECTION, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE))
-        for field in ("group", "bucket"):
-            client.create_payload_index(COLLECTION, field, models.PayloadSchemaType.INTEGER)
-        log(f"{args._worker}: uploading {n:,} points, batch {args.batch_size}")
-        with Timer() as t:
-            client.upload_collection(COLLECTION, vectors=data.vectors, payload=payloads, ids=ids,
-                                     batch_size=args.batch_size)
-            info = client.get_collection(COLLECTION)
-        out["ingest_s"] = t.seconds
+        walls, cpus = [], []
+        for r in range(args.ingest_repeats):
+            if r:   # an earlier repeat: drop it (its folder too) before the next one
+                client.close()
+                del client
+                collect()
+            path = os.path.join(root, f"data{r}")
+            client = QdrantClient(path=path) if path_mode else QdrantClient(":memory:")
+            client.create_collection(COLLECTION, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE))
+            for field in ("group", "bucket"):
+                client.create_payload_index(COLLECTION, field, models.PayloadSchemaType.INTEGER)
+            log(f"{args._worker}: uploading {n:,} points, batch {args.batch_size} ({r + 1}/{args.ingest_repeats})")
+            c0 = time.process_time()
+            with Timer() as t:
+                client.upload_collection(COLLECTION, vectors=data.vectors, payload=payloads, ids=ids,
+                                         batch_size=args.batch_size)
+                info = client.get_collection(COLLECTION)
+            walls.append(t.seconds)
+            cpus.append(time.process_time() - c0)
+        _record_ingest(out, walls, cpus)
         out["indexed_vectors_count"] = info.indexed_vectors_count
         out["status"] = str(getattr(info.status, "value", info.status))
         del payloads
@@ -378,6 +404,7 @@ def run_size(args: argparse.Namespace, systems: tuple[str, ...]) -> dict[str, An
         truth = _truth_file(tmp, args)
         for system in systems:
             wargs = ["--_worker", system, "--points", str(args.points), "--queries", str(args.queries),
+                     "--ingest-repeats", str(args.ingest_repeats),
                      "--passes", str(args.passes), "--batch-size", str(args.batch_size), "--seed", str(args.seed),
                      "--official-queries", str(args.official_queries), "--reopen-repeats", str(args.reopen_repeats),
                      "--truth", truth]
@@ -407,6 +434,7 @@ def table(res: dict[str, Any], systems: tuple[str, ...]) -> tuple[list[str], lis
         rows.append([label] + [fmt_num(fn(s)) for s in systems])
 
     row("ingest: upsert + index build (s)", lambda s: _get(res, s, "ingest_s"))
+    row("ingest CPU time, all threads (s)", lambda s: _get(res, s, "ingest_cpu_s"))
     row("indexed vectors", lambda s: _get(res, s, "indexed_vectors_count"))
     for kind, label in (("unfiltered", "search"), ("f10", "10 % filter"), ("f1", "1 % filter")):
         row(f"{label}: p50 (ms)", lambda s, k=kind: _get(res, s, "search", k, "p50_ms"))
@@ -484,6 +512,8 @@ def report(all_res: dict[str, dict], args: argparse.Namespace, meta: dict) -> st
             if _get(res, s, "ingest_parts"):
                 parts = res[s]["ingest_parts"]
                 lines.append(f"ingest parts ({LABEL[s]}): " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
+            if len(_get(res, s, "ingest_all_s") or []) > 1:
+                lines.append(f"ingest runs ({LABEL[s]}): " + ", ".join(f"{x:.2f}" for x in res[s]["ingest_all_s"]))
             if _get(res, s, "reopen_all_s"):
                 lines.append(f"reopen runs ({LABEL[s]}): " + ", ".join(f"{x:.3f}" for x in res[s]["reopen_all_s"])
                              + (f"; graph rebuilds on reopen: {res[s].get('reopen_rebuilds')}"
@@ -516,6 +546,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--official-queries", type=int, default=10)
     ap.add_argument("--reopen-repeats", type=int, default=3)
+    ap.add_argument("--ingest-repeats", type=int, default=1,
+                    help="ingest repeats for raw hnswlib and qdrant-sdk (median reported)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--quick", action="store_true", help="20,000 points, 50 queries, one reopen")
@@ -540,7 +572,8 @@ def main() -> None:
     all_res: dict[str, dict] = {}
     all_res[str(args.points)] = run_size(args, tuple(s for s in args.systems.split(",") if s))
     if args.million:
-        big = argparse.Namespace(**{**vars(args), "points": 1_000_000, "reopen_repeats": max(1, args.reopen_repeats)})
+        big = argparse.Namespace(**{**vars(args), "points": 1_000_000, "reopen_repeats": max(1, args.reopen_repeats),
+                                    "ingest_repeats": 1})
         all_res["1000000"] = run_size(big, tuple(s for s in args.million_systems.split(",") if s))
     meta = {
         "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
