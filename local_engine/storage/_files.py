@@ -117,9 +117,13 @@ def read_npy(path: Path, size: int, crc: int) -> np.ndarray:
     if actual != size:
         raise StorageCorrupted(f"checkpoint file {path} has {actual} bytes, expected {size} (truncated?)")
     buf = bytearray(size)
-    with open(path, "rb") as f:
-        if f.readinto(buf) != size:
-            raise StorageCorrupted(f"checkpoint file {path} could not be read completely")
+    try:
+        with open(path, "rb") as f:
+            complete = f.readinto(buf) == size
+    except OSError as e:  # e.g. removed between the size check and the open, or unreadable
+        raise StorageCorrupted(f"checkpoint file {path} could not be read ({e.strerror})") from None
+    if not complete:
+        raise StorageCorrupted(f"checkpoint file {path} could not be read completely")
     if zlib.crc32(buf) != crc:
         raise StorageCorrupted(f"checkpoint file {path} failed its CRC-32 check")
     try:

@@ -274,7 +274,15 @@ class SqliteCollectionStore(CollectionStore):
 
     def load_config(self) -> dict[str, Any]:
         with self._lock, sqlite_errors(self.db_path):
-            return json.loads(self._db().execute("SELECT config FROM state WHERE id = 1").fetchone()[0])
+            row = self._db().execute("SELECT config FROM state WHERE id = 1").fetchone()
+        text = row[0] if row is not None else None
+        try:
+            config = json.loads(text)
+        except (ValueError, TypeError) as e:
+            raise StorageCorrupted(f"database file {self.db_path} holds an unreadable collection config: {e}") from None
+        if not isinstance(config, dict):
+            raise StorageCorrupted(f"database file {self.db_path} holds an unreadable collection config")
+        return config
 
     # -- writing --------------------------------------------------------------------------------
     def write(self, upserts: Sequence[PointRecord], deletes: Sequence[int]) -> None:
@@ -649,6 +657,8 @@ class SqliteCollectionStore(CollectionStore):
                     raise
                 step = max(1, step // 4)
                 continue
+            except sqlite3.OperationalError as e:  # e.g. "JSON cannot hold BLOB values": a damaged row
+                raise StorageCorrupted(f"database file {self.db_path} holds unreadable point rows: {e}") from None
             if count:
                 try:
                     offsets += json.loads(f"[{offs_txt}]")
@@ -755,9 +765,13 @@ def _read_verified(path: Path, size: int, crc: int) -> np.ndarray:
     if actual != size:
         raise StorageCorrupted(f"blob file {path} has {actual} bytes, expected {size} (truncated?)")
     buf = np.empty(size, dtype=np.uint8)   # not bytearray: zero-filling 1 GB costs ~0.5 s
-    with open(path, "rb") as f:
-        if f.readinto(memoryview(buf)) != size:
-            raise StorageCorrupted(f"blob file {path} could not be read completely")
+    try:
+        with open(path, "rb") as f:
+            complete = f.readinto(memoryview(buf)) == size
+    except OSError as e:  # e.g. removed between the size check and the open
+        raise StorageCorrupted(f"blob file {path} could not be read ({e.strerror})") from None
+    if not complete:
+        raise StorageCorrupted(f"blob file {path} could not be read completely")
     if zlib.crc32(buf) != crc:
         raise StorageCorrupted(f"blob file {path} failed its CRC-32 check")
     return buf
