@@ -221,7 +221,7 @@ def check_consistency(path: Path, acked: int, rng: random.Random) -> dict:
             assert ids == want
         # the graph agrees with the data: approximate search returns only live ids, good recall
         hits = total = 0
-        for _ in range(4):
+        for _ in range(8):
             q = rng.choice(sorted(expected)) if expected else 0
             qv = (vector_of(q) + np.float32(0.01)).tolist()
             exact = [p.id for p in client.query_points(COLLECTION, query=qv, limit=10, search_params=models.SearchParams(exact=True)).points]
@@ -229,17 +229,25 @@ def check_consistency(path: Path, acked: int, rng: random.Random) -> dict:
             assert set(approx) <= set(expected), f"search returned deleted ids {set(approx) - set(expected)}"
             hits += len(set(exact) & set(approx))
             total += len(exact)
-        assert total == 0 or hits / total >= 0.8, f"recall {hits}/{total}"
-        return {"applied": applied, "points": live}
+        recall = hits / total if total else 1.0
+        # HNSW on this 1-D curve of sine vectors: ~0.98 on average without crashes; the bound
+        # only catches a graph that lost touch with the data (live ids are checked exactly above)
+        assert recall >= 0.7, f"recall {hits}/{total}"
+        return {"applied": applied, "points": live, "recall": recall}
     finally:
         client.close()
 
 
-def crash_rounds(path: Path, kills: int, *, seed: int, close_every: int = 5, max_run: float = 1.2, log=None) -> dict:
+def crash_rounds(path: Path, kills: int, *, seed: int, close_every: int = 5, max_run: float = 1.2, log=None,
+                 budget: float = 0) -> dict:
     """The crash loop shared with benchmarks/soak_durability.py."""
     rng = random.Random(seed)
-    next_step, acked, stats = 0, -1, {"kills": 0, "close_kills": 0, "batches_verified": 0, "points": 0, "point_checks": 0}
+    next_step, acked, stats = 0, -1, {"kills": 0, "close_kills": 0, "batches_verified": 0, "points": 0, "point_checks": 0,
+                                   "min_recall": 1.0, "recall_sum": 0.0}
+    t0 = time.monotonic()
     for k in range(kills):
+        if budget and time.monotonic() - t0 > budget:
+            break
         during_close = close_every and k % close_every == close_every - 1
         if during_close:
             acks, last = run_child(path, next_step, kill_after=rng.uniform(0.0, 0.02), close_after=rng.randint(3, 40))
@@ -254,6 +262,8 @@ def crash_rounds(path: Path, kills: int, *, seed: int, close_every: int = 5, max
         stats["batches_verified"] = state["applied"] + 1
         stats["points"] = state["points"]
         stats["point_checks"] += state["points"]
+        stats["min_recall"] = min(stats["min_recall"], state["recall"])
+        stats["recall_sum"] += state["recall"]
         next_step = state["applied"] + 1  # a step in flight that committed whole is not resent; a partial one is re-run
         acked = state["applied"]
         if log:
@@ -265,6 +275,7 @@ def test_sigkill_through_the_client_keeps_every_acknowledged_batch(tmp_path):
     stats = crash_rounds(tmp_path / "db", kills=12, seed=1234, close_every=4, max_run=0.5)
     print("crash test:", stats)
     assert stats["kills"] == 12
+    assert stats["close_kills"] >= 1, "no kill landed inside close() (checkpoint + graph save)"
     assert stats["batches_verified"] > 12
 
 
@@ -427,6 +438,7 @@ def vacuum_figures(path: Path, n: int = 50_000, dim: int = 32, legacy: bool = Fa
     client.close()
     db = _points_db(path)
     full = _db_bytes(db)
+    dir_full = _dir_size(db.parent)
     client = QdrantClient(path=str(path))
     doomed = [i for i in range(n) if i % 10]
     for lo in range(0, len(doomed), 5000):
@@ -434,13 +446,15 @@ def vacuum_figures(path: Path, n: int = 50_000, dim: int = 32, legacy: bool = Fa
     open_after_delete = _db_bytes(db)
     client.close()
     after_close = _db_bytes(db)
+    dir_after = _dir_size(db.parent)
     client = QdrantClient(path=str(path))
     assert client.count("v", exact=True).count == n // 10
     client.close()
     conn = sqlite3.connect(db)
     mode = conn.execute("PRAGMA auto_vacuum").fetchone()[0]
     conn.close()
-    return {"full": full, "open_after_delete": open_after_delete, "after_close": after_close, "auto_vacuum": mode}
+    return {"full": full, "open_after_delete": open_after_delete, "after_close": after_close, "auto_vacuum": mode,
+            "dir_full": dir_full, "dir_after_close": dir_after}
 
 
 def test_deleting_points_gives_disk_space_back(tmp_path):
