@@ -45,6 +45,7 @@ from .snapshots._tar import TarOut
 from .snapshots.format import CHECKSUM_SUFFIX, SNAPSHOT_SUFFIX
 from .snapshots.reader import SnapshotContents
 from .snapshots.writer import schema_json
+from .storage._files import fsync_dir
 from .storage.base import CollectionStore, LoadedPoints, PointRecord
 
 log = logging.getLogger("local_engine.snapshots")
@@ -459,7 +460,7 @@ def _write_snapshot_file(directory: Path, stem: str, write) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, final)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except BaseException:
         tmp.unlink(missing_ok=True)
         if not final.exists():
@@ -515,17 +516,6 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- parameters -------------------------------------------------------------------------------------------------

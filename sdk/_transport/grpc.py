@@ -119,22 +119,31 @@ def _rest_unavailable(operation_id: str, exc: Exception) -> UnsupportedOperation
     )
 
 
-class GrpcTransport:
-    """Synchronous Qdrant gRPC transport (one ``grpc.Channel``)."""
+class _GrpcTransportBase:
+    """What the sync and async transports share: the channel, cached rpc callables, REST fallback.
+
+    Subclasses name the grpc module that opens channels (``grpc`` or ``grpc.aio``) and the REST
+    transport class used for operations Qdrant serves over REST only.
+    """
+
+    _channels: Any = grpc
+    _rest_class: str = "RestTransport"
 
     def __init__(self, location: Location, options: RemoteOptions) -> None:
         self.location = location
         self._wire = _Wire(location, options)
-        self._channel: Optional[grpc.Channel] = None
+        self._channel: Any = None
         self._callables: Dict[str, Any] = {}
         self._rest: Any = None
 
-    def _open(self) -> grpc.Channel:
+    def _open(self) -> Any:
         wire = self._wire
         if wire.secure:
-            channel = grpc.secure_channel(wire.target, grpc.ssl_channel_credentials(), options=wire.channel_options)
+            channel = self._channels.secure_channel(
+                wire.target, grpc.ssl_channel_credentials(), options=wire.channel_options
+            )
         else:
-            channel = grpc.insecure_channel(wire.target, options=wire.channel_options)
+            channel = self._channels.insecure_channel(wire.target, options=wire.channel_options)
         self._channel = channel
         return channel
 
@@ -148,6 +157,19 @@ class GrpcTransport:
             )
             self._callables[spec.op] = fn
         return fn
+
+    def _rest_transport(self, operation_id: str) -> Any:
+        if self._rest is None:
+            try:
+                from . import rest
+            except ImportError as exc:
+                raise _rest_unavailable(operation_id, exc) from None
+            self._rest = getattr(rest, self._rest_class)(self.location, self._wire.options)
+        return self._rest
+
+
+class GrpcTransport(_GrpcTransportBase):
+    """Synchronous Qdrant gRPC transport (one ``grpc.Channel``)."""
 
     def _token(self) -> Optional[str]:
         provider = self._wire.token_provider
@@ -173,15 +195,6 @@ class GrpcTransport:
             raise map_rpc_error(exc, self._wire.target) from None
         return spec.parse(response, params)
 
-    def _rest_transport(self, operation_id: str) -> Any:
-        if self._rest is None:
-            try:
-                from .rest import RestTransport
-            except ImportError as exc:
-                raise _rest_unavailable(operation_id, exc) from None
-            self._rest = RestTransport(self.location, self._wire.options)
-        return self._rest
-
     def close(self) -> None:
         if self._channel is not None:
             self._channel.close()
@@ -192,35 +205,11 @@ class GrpcTransport:
             self._rest = None
 
 
-class AsyncGrpcTransport:
+class AsyncGrpcTransport(_GrpcTransportBase):
     """Asynchronous Qdrant gRPC transport (one ``grpc.aio.Channel``, opened in the running loop)."""
 
-    def __init__(self, location: Location, options: RemoteOptions) -> None:
-        self.location = location
-        self._wire = _Wire(location, options)
-        self._channel: Optional[grpc.aio.Channel] = None
-        self._callables: Dict[str, Any] = {}
-        self._rest: Any = None
-
-    def _open(self) -> grpc.aio.Channel:
-        wire = self._wire
-        if wire.secure:
-            channel = grpc.aio.secure_channel(wire.target, grpc.ssl_channel_credentials(), options=wire.channel_options)
-        else:
-            channel = grpc.aio.insecure_channel(wire.target, options=wire.channel_options)
-        self._channel = channel
-        return channel
-
-    def _callable(self, spec: RpcSpec) -> Any:
-        fn = self._callables.get(spec.op)
-        if fn is None:
-            channel = self._channel or self._open()
-            fn = channel.unary_unary(
-                spec.path, request_serializer=spec.request.SerializeToString,
-                response_deserializer=spec.response.FromString, _registered_method=True,
-            )
-            self._callables[spec.op] = fn
-        return fn
+    _channels = grpc.aio
+    _rest_class = "AsyncRestTransport"
 
     async def _token(self) -> Optional[str]:
         provider = self._wire.token_provider
@@ -243,15 +232,6 @@ class AsyncGrpcTransport:
         except grpc.RpcError as exc:
             raise map_rpc_error(exc, self._wire.target) from None
         return spec.parse(response, params)
-
-    def _rest_transport(self, operation_id: str) -> Any:
-        if self._rest is None:
-            try:
-                from .rest import AsyncRestTransport
-            except ImportError as exc:
-                raise _rest_unavailable(operation_id, exc) from None
-            self._rest = AsyncRestTransport(self.location, self._wire.options)
-        return self._rest
 
     async def close(self) -> None:
         if self._channel is not None:
