@@ -552,7 +552,7 @@ class SqliteCollectionStore(CollectionStore):
         except StorageCorrupted as e:
             log.warning("%s; forgetting blob %r (it is rebuilt from the points)", e.message, key)
             with self._lock, sqlite_errors(self.db_path):
-                if self._blobs.get(key) == rec:
+                if self._conn is not None and self._blobs.get(key) == rec:  # closed: a failed open's prefetch
                     self._forget_blob(key)
             return None
 
