@@ -97,6 +97,11 @@ class HnswIndex:
         return self.live == 0
 
     @property
+    def has_graph(self) -> bool:
+        """False while every searchable offset is an outlier (nothing for hnswlib to hold)."""
+        return self._graph is not None
+
+    @property
     def outliers(self) -> np.ndarray:
         """Offsets searched outside the graph (Dot vectors longer than ``phi``), sorted."""
         if self._outliers is None:

@@ -250,7 +250,7 @@ class VectorIndexes:
             graph = self.graphs.get(name)
             if graph is not None and not final and graph.changes < SAVE_GROWTH * max(graph.live, 1):
                 continue
-            if graph is not None and not graph.empty:
+            if graph is not None and not graph.empty and graph.has_graph:
                 store.save_blob(blob_key(name), graph.serialize(size))
                 graph.changes = 0
             self._dirty.discard(name)
