@@ -200,6 +200,37 @@ def test_dot_vector_longer_than_any_before_is_found(client):
     assert recall(client, "d", queries=QVECS[:10]) >= FLOOR
 
 
+def test_segmented_graphs(client_factory, monkeypatch):
+    """Large collections get one graph per segment of offsets (docs/indexing.md); here segments
+    of 1,500 points, so 4,000 points make three graphs, searched together."""
+    if client_factory.is_remote:
+        pytest.skip("the segment size is a module constant of the in-process engine")
+    from local_engine.index import segments
+
+    monkeypatch.setattr(segments, "SEGMENT_POINTS", 1500)
+    client = client_factory.open()
+    client.create_collection("seg", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE),
+                             **LOW_THRESHOLDS)
+    upload(client, "seg", DATA, [{"k": i % 100} for i in range(N)])
+    graph = engine_of(client)._collections["seg"]._indexes.graph_for("")
+    assert sorted(graph.segments) == [0, 1, 2]
+    assert recall(client, "seg") >= FLOOR
+    for bound in (50, 10, 1):
+        flt = models.Filter(must=[models.FieldCondition(key="k", range=models.Range(lt=bound))])
+        assert recall(client, "seg", flt=flt) >= FLOOR
+    gone = ids_of(client.query_points("seg", query=QVECS[0], limit=5))
+    client.delete("seg", points_selector=models.PointIdsList(points=gone))
+    assert not set(ids_of(client.query_points("seg", query=QVECS[0], limit=10))) & set(gone)
+    assert client.get_collection("seg").indexed_vectors_count == N - 5
+    if client_factory.persistent:
+        before = [ids_of(client.query_points("seg", query=q)) for q in QVECS[:5]]
+        client.close()
+        client = client_factory.open()
+        indexes = engine_of(client)._collections["seg"]._indexes
+        assert indexes.stats["builds"] == 0 and indexes.stats["loaded"] == 3
+        assert [ids_of(client.query_points("seg", query=q)) for q in QVECS[:5]] == before
+
+
 # -- parameters -------------------------------------------------------------------------------------
 def test_small_collections_and_m0_stay_exact(client):
     # Default thresholds: 4,000 x 32 floats are 500 KB, below indexing_threshold (10,000 KB).
@@ -381,14 +412,17 @@ def test_damaged_graph_file_is_rebuilt(tmp_path, caplog):
 
 # -- the planner ------------------------------------------------------------------------------------
 def test_planner_paths():
-    from local_engine.index import HnswIndex, HnswParams, plan_search, resolve
+    from local_engine.index import HnswParams, plan_search, resolve
+    from local_engine.index.segments import GraphSet
     from local_engine.vectors import DenseVectors
 
     vec = DenseVectors(DIM, "Cosine")
     data = vec.prepare(DATA)
     vec.set_rows(np.arange(N), data)
-    index = HnswIndex(HnswParams(DIM, "Cosine", 16, 100))
+    # Segments of 1,500 offsets: the planner's per-segment logic is exercised too.
+    index = GraphSet(HnswParams(DIM, "Cosine", 16, 100), segment_points=1500)
     index.build(vec.data, np.arange(N))
+    assert len(index.segments) == 3
     config = models.CollectionConfig.model_validate({
         "params": {"vectors": {"size": DIM, "distance": "Cosine"}},
         "hnsw_config": {"m": 16, "ef_construct": 100, "full_scan_threshold": 10},

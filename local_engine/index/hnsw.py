@@ -312,20 +312,24 @@ class HnswIndex:
             raise ValueError("HNSW index file: element count does not match its offset states")
         return index
 
-    def reconcile(self, current: np.ndarray, stale: np.ndarray, data: np.ndarray) -> int:
-        """Bring a loaded graph up to date with the collection.
+    def reconcile(self, current: np.ndarray, stale: np.ndarray, data: np.ndarray,
+                  lo: int = 0, hi: int | None = None) -> int:
+        """Bring a loaded graph up to date with the collection, for the offsets in ``[lo, hi)``
+        (the graph's segment; nothing outside it may stay searchable).
 
-        ``current``: bool mask over offsets whose vector the graph must hold now.
+        ``current``: bool mask over offsets whose vector must be searchable now.
         ``stale``: bool mask over offsets written after the graph was saved (their graph
-        element, if any, may hold an old vector). Returns the number of labels changed.
+        element, if any, may hold an old vector). Returns the number of offsets changed.
         """
         size = len(current)
-        self._grow_state(size)
-        # Offsets beyond ``size`` cannot be live (the collection never had them).
-        searchable = _searchable(self.state)
-        gone = np.flatnonzero(searchable & ~np.pad(current, (0, len(self.state) - size)))
+        hi = size if hi is None else min(hi, size)
+        lo = min(lo, hi)
+        self._grow_state(hi)
+        want = np.zeros(len(self.state), dtype=bool)
+        want[lo:hi] = current[lo:hi]
+        gone = np.flatnonzero(_searchable(self.state) & ~want)
         self.remove(gone)
-        todo = np.flatnonzero(current & (~_searchable(self.state[:size]) | stale))
+        todo = np.flatnonzero(current[lo:hi] & (~_searchable(self.state[lo:hi]) | stale[lo:hi])) + lo
         self.add(data, todo)
         return len(gone) + len(todo)
 

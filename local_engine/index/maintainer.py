@@ -39,6 +39,7 @@ import numpy as np
 
 from ..vectors import DenseVectors
 from .hnsw import HnswIndex
+from .segments import GraphSet
 from .settings import IndexSettings
 
 log = logging.getLogger("local_engine.index")
@@ -48,17 +49,24 @@ PIPELINE_MIN_POINTS = 256   # smaller insertions run inline: a thread costs more
 SAVE_GROWTH = 1.0           # at a checkpoint, save a graph once changes since its last save >= this x its size
 
 
-def blob_key(name: str) -> str:
-    return f"hnsw/{name}"
+def blob_key(name: str, seg: int) -> str:
+    return f"hnsw/{name}/{seg}"
+
+
+def blob_segments(keys: list[str], name: str) -> dict[int, str]:
+    """segment -> key of the saved graphs of vector ``name`` (names may contain "/")."""
+    prefix = f"hnsw/{name}/"
+    return {int(k[len(prefix):]): k for k in keys if k.startswith(prefix) and k[len(prefix):].isdigit()}
 
 
 class VectorIndexes:
-    """The HNSW graphs of one collection, one per dense vector name that needs one."""
+    """The HNSW graphs of one collection: a ``GraphSet`` (one graph per segment) per dense
+    vector name that needs one."""
 
     def __init__(self, dense: dict[str, DenseVectors], settings: dict[str, IndexSettings]) -> None:
         self._dense = dense
         self.settings = settings
-        self.graphs: dict[str, HnswIndex] = {}
+        self.graphs: dict[str, GraphSet] = {}
         self._pending: set[str] = set()     # names whose graph should exist but does not (a build failed)
         self._dirty: set[str] = set()       # graphs changed since they were last saved
         self._dropped: set[str] = set()     # names whose saved graph must be removed
@@ -70,7 +78,7 @@ class VectorIndexes:
         self._job_failed: list[tuple[str, BaseException]] = []
 
     # -- state ------------------------------------------------------------------------------------
-    def graph_for(self, name: str) -> HnswIndex | None:
+    def graph_for(self, name: str) -> GraphSet | None:
         self.join()
         return self.graphs.get(name)
 
@@ -157,10 +165,11 @@ class VectorIndexes:
         self.join()
         for name, graph in list(self.graphs.items()):
             self._guarded(name, lambda: graph.remove(offsets))
-            if graph.deleted > max(graph.live, VACUUM_MIN_DELETED - 1):
-                log.info("rebuilding the HNSW graph of vector %r: %d deleted vs %d live elements",
-                         name, graph.deleted, graph.live)
-                self._build(name, size)
+            for seg, g in list(graph.segments.items()):
+                if g.deleted > max(g.live, VACUUM_MIN_DELETED - 1):
+                    log.info("rebuilding segment %d of the HNSW graph of vector %r: %d deleted vs %d live elements",
+                             seg, name, g.deleted, g.live)
+                    self._build_segment(name, graph, seg, size)
 
     def ensure_ready(self, size: int) -> None:
         """Retry builds that failed before (called before searching)."""
@@ -182,6 +191,8 @@ class VectorIndexes:
                 self._pending.discard(name)
             elif name in self.graphs and new.threads != before.threads:
                 self.graphs[name].threads = new.threads
+                for g in self.graphs[name].segments.values():
+                    g.threads = new.threads
             if name not in self.graphs:
                 self._maybe_build(name, size)
 
@@ -209,7 +220,7 @@ class VectorIndexes:
             offsets = size_or_offsets
         else:
             offsets = np.flatnonzero(vec.present_mask(size_or_offsets))
-        graph = HnswIndex(settings.params, settings.threads)
+        graph = GraphSet(settings.params, settings.threads)
         t0 = time.perf_counter()
         try:
             graph.build(vec.data, offsets, rows)
@@ -225,6 +236,15 @@ class VectorIndexes:
         self.stats["builds"] += 1
         log.debug("built the HNSW graph of vector %r: %d vectors in %.2f s", name, len(offsets), time.perf_counter() - t0)
 
+    def _build_segment(self, name: str, graph: GraphSet, seg: int, size: int) -> None:
+        """(Re)build one segment of ``name`` from the present vectors of its offsets."""
+        lo, hi = graph.bounds(seg)
+        hi = min(hi, size)
+        vec = self._dense[name]
+        offsets = np.flatnonzero(vec.present_mask(size)[lo:hi]) + lo
+        self._guarded(name, lambda: graph.build_segment(seg, vec.data, offsets))
+        self.stats["builds"] += 1
+
     def _guarded(self, name: str, action: Any) -> None:
         try:
             action()
@@ -237,23 +257,39 @@ class VectorIndexes:
 
     # -- persistence ------------------------------------------------------------------------------
     def save(self, store: Any, size: int, final: bool = False) -> None:
-        """Save the graphs changed since their last save (path mode; the caller holds the lock,
-        so the graphs reflect every write that has returned). ``final`` (close): every changed
-        graph; otherwise (a checkpoint) only those that changed by ``SAVE_GROWTH`` x their size."""
+        """Save the graph segments changed since their last save (path mode; the caller holds the
+        lock, so the graphs reflect every write that has returned). ``final`` (close): every
+        changed segment; otherwise (a checkpoint) only those that changed by ``SAVE_GROWTH`` x
+        their size. Each segment is its own blob."""
         if not getattr(store, "persistent", False):
             return
         self.join()
+        keys = store.blob_keys()
         for name in list(self._dropped):
-            store.drop_blob(blob_key(name))
+            for key in blob_segments(keys, name).values():
+                store.drop_blob(key)
             self._dropped.discard(name)
         for name in list(self._dirty):
             graph = self.graphs.get(name)
-            if graph is not None and not final and graph.changes < SAVE_GROWTH * max(graph.live, 1):
-                continue
-            if graph is not None and not graph.empty and graph.has_graph:
-                store.save_blob(blob_key(name), graph.serialize(size))
-                graph.changes = 0
-            self._dirty.discard(name)
+            unsaved = False
+            if graph is not None:
+                saved = blob_segments(keys, name)
+                for seg, key in saved.items():
+                    if seg not in graph.segments:
+                        store.drop_blob(key)
+                for seg, g in graph.segments.items():
+                    if g.changes == 0:
+                        continue
+                    if not final and g.changes < SAVE_GROWTH * max(g.live, 1):
+                        unsaved = True
+                        continue
+                    if g.has_graph and not g.empty:
+                        store.save_blob(blob_key(name, seg), g.serialize(size))
+                    elif seg in saved:
+                        store.drop_blob(saved[seg])
+                    g.changes = 0
+            if not unsaved:
+                self._dirty.discard(name)
 
     def prefetch(self, store: Any) -> None:
         """Start reading and deserialising the saved graphs on a thread (reopen), so the file
@@ -264,63 +300,84 @@ class VectorIndexes:
         self._prefetch.start()
 
     def _read_all(self, store: Any) -> None:
+        keys = store.blob_keys()
         for name in self.settings:
-            self._prefetched[name] = self._read_one(store, name)
+            self._prefetched[name] = self._read_name(store, name, keys)
 
-    def _read_one(self, store: Any, name: str) -> tuple:
-        """("none",) | ("bad", reason) | ("ok", graph, watermark) for the saved graph of ``name``."""
+    def _read_name(self, store: Any, name: str, keys: list[str]) -> dict[int, tuple]:
+        """segment -> ("ok", graph, watermark) | ("bad", reason) for the saved graphs of ``name``."""
         settings = self.settings[name]
-        try:
-            saved = store.load_blob(blob_key(name))
-            if saved is None:
-                return ("none",)
-            if settings.params is None:
-                return ("bad", "the vector has no graph (m = 0)")
-            buf, watermark = saved
-            return ("ok", HnswIndex.deserialize(buf, settings.params, settings.threads), watermark)
-        except (ValueError, RuntimeError, MemoryError) as e:
-            return ("bad", str(e))
+        out: dict[int, tuple] = {}
+        for seg, key in sorted(blob_segments(keys, name).items()):
+            try:
+                saved = store.load_blob(key)
+                if saved is None:
+                    out[seg] = ("bad", "missing or damaged file")
+                elif settings.params is None:
+                    out[seg] = ("bad", "the vector has no graph (m = 0)")
+                else:
+                    buf, watermark = saved
+                    out[seg] = ("ok", HnswIndex.deserialize(buf, settings.params, settings.threads), watermark)
+            except (ValueError, RuntimeError, MemoryError) as e:
+                out[seg] = ("bad", str(e))
+        return out
 
     def load(self, store: Any, size: int, offsets: np.ndarray, seqs: np.ndarray | None) -> None:
-        """Restore the graphs saved by ``save``; build the ones that are missing or unusable."""
+        """Restore the graphs saved by ``save``: each saved segment is reconciled with the points
+        (re-adding those written after its watermark); segments that are missing or unusable
+        are built; nothing else is."""
         persistent = getattr(store, "persistent", False)
         if self._prefetch is not None:
             self._prefetch.join()
             self._prefetch = None
         prefetched, self._prefetched = self._prefetched, {}
+        keys = store.blob_keys() if persistent else []
         for name, settings in self.settings.items():
             wanted = self.wants_graph(name, size)
-            found = prefetched.get(name) or (self._read_one(store, name) if persistent else ("none",))
-            if found[0] == "none":
+            if f"hnsw/{name}" in keys:       # a graph saved before segments existed
+                store.drop_blob(f"hnsw/{name}")
+            found = prefetched[name] if name in prefetched else (self._read_name(store, name, keys) if persistent else {})
+            if settings.params is None or not found:
+                if found:
+                    self._dropped.add(name)
                 if wanted:
                     if persistent:
                         log.info("no saved HNSW graph for vector %r; building it", name)
                     self._build(name, size)
                 continue
-            if found[0] == "bad":
-                log.warning("the saved HNSW graph of vector %r is unusable (%s); %s", name, found[1],
-                            "rebuilding it" if wanted else "dropping it")
-                self._dropped.add(name)
-                if wanted:
-                    self._build(name, size)
-                continue
-            _, graph, watermark = found
-            try:
-                current = self._dense[name].present_mask(size)
-                stale = np.zeros(size, dtype=bool)
-                if seqs is None:
-                    stale[:] = True
-                else:
-                    stale[offsets[seqs > watermark]] = True
-                changed = graph.reconcile(current, stale, self._dense[name].data)
-            except (ValueError, RuntimeError, MemoryError) as e:
-                log.warning("the saved HNSW graph of vector %r is unusable (%s); rebuilding it", name, e)
-                self._dropped.add(name)
-                if wanted:
-                    self._build(name, size)
-                continue
+            vec = self._dense[name]
+            current = vec.present_mask(size)
+            graph = GraphSet(settings.params, settings.threads)
+            changed = 0
+            for seg, item in found.items():
+                lo, hi = graph.bounds(seg)
+                if item[0] == "ok":
+                    _, g, watermark = item
+                    stale = np.zeros(size, dtype=bool)
+                    if seqs is None:
+                        stale[:] = True
+                    else:
+                        stale[offsets[seqs > watermark]] = True
+                    try:
+                        changed += g.reconcile(current, stale, vec.data, lo, hi)
+                        graph.segments[seg] = g
+                        self.stats["loaded"] += 1
+                        continue
+                    except (ValueError, RuntimeError, MemoryError) as e:
+                        item = ("bad", str(e))
+                log.warning("the saved HNSW graph of vector %r, segment %d, is unusable (%s); rebuilding it",
+                            name, seg, item[1])
+                changed += 1
+            # Segments holding vectors but no usable saved graph (written after the last save, or
+            # damaged) are built now; the others were restored.
+            needed = np.unique(np.flatnonzero(current) // graph.segment_points)
+            for seg in needed.tolist():
+                if seg not in graph.segments:
+                    if graph.segments:
+                        log.info("building segment %d of the HNSW graph of vector %r (not saved)", seg, name)
+                    self._build_segment(name, graph, seg, size)
+                    changed += 1
             self.graphs[name] = graph
-            self.stats["loaded"] += 1
             self.stats["reapplied"] += changed
             if changed:
                 self._dirty.add(name)

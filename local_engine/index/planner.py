@@ -15,6 +15,9 @@ Rules (docs/indexing.md tells the story, with the measurements behind the consta
 * **Never fewer than limit.** A graph answer is accepted only when it holds ``needed`` points
   (or the graph returned every element); otherwise the planner escalates and finally scores
   the candidate subset exactly.
+* **Segments.** A vector's graphs cover blocks of offsets (``segments.py``); unfiltered and
+  filtered graph searches run per segment and the union of their candidates is rescored, so
+  every rule above holds per segment and therefore for the union.
 * **Choosing.** ``exact=True`` or no usable graph: exact. Otherwise exact when the candidate
   count is below ``full_scan_threshold`` (converted from KB to points) *and* the cost model says
   a subset scan is cheaper than the graph search; the graph otherwise.
@@ -30,6 +33,7 @@ import numpy as np
 from ..vectors import DenseVectors, passes_threshold, top_k
 from .filter_cache import ROWS_MAX_BYTES, CachedFilter
 from .hnsw import HnswIndex
+from .segments import GraphSet, map_segments
 from .settings import IndexSettings
 
 # Cost model, in nanoseconds (measured on the project's 2-core VM, see docs/indexing.md):
@@ -72,7 +76,7 @@ def graph_cost(ef: int, dim: int, m: int) -> float:
 
 def plan_search(
     vec: DenseVectors,
-    index: HnswIndex | None,
+    index: GraphSet | None,
     settings: IndexSettings,
     query: np.ndarray,
     filtered: CachedFilter | np.ndarray | None,
@@ -89,9 +93,9 @@ def plan_search(
 
     ``filtered``: ``None`` for every point holding this vector, else the filter's candidates
     (a ``CachedFilter``, or a bool mask over ``[0, size)``) already restricted to points that
-    hold the vector (filter & alive & present). ``index``: a graph
-    that holds exactly the current vectors, or ``None``. ``graph_pending``: the vector calls
-    for a graph that is not ready, which ``indexed_only`` treats as "nothing indexed".
+    hold the vector (filter & alive & present). ``index``: the vector's graphs (one per
+    segment), holding exactly the current vectors, or ``None``. ``graph_pending``: the vector
+    calls for a graph that is not ready, which ``indexed_only`` treats as "nothing indexed".
     """
     if filtered is not None and not isinstance(filtered, CachedFilter):
         filtered = CachedFilter(filtered, int(np.count_nonzero(filtered)))
@@ -105,39 +109,60 @@ def plan_search(
     m = index.params.m
     ef = settings.ef_default if hnsw_ef is None else max(1, int(hnsw_ef))
     n = index.live
+    segments = list(index.items())
     manhattan = vec.distance == "Manhattan"
 
     if filtered is None:
-        over = MANHATTAN_OVERSAMPLING if manhattan else 1
-        if n < settings.full_scan_points and exact_cost(n, dim) <= graph_cost(max(ef, needed * over), dim, m):
+        k = needed * (MANHATTAN_OVERSAMPLING if manhattan else 1)
+        if n < settings.full_scan_points and exact_cost(n, dim) <= len(segments) * graph_cost(max(ef, k), dim, m):
             return _exact(vec, query, None, size, needed, score_threshold)
-        labels = index.search(query, needed * over, max(ef, needed * over))
+        labels = index.search(query, k, max(ef, k))
         if labels is None:
             return _exact(vec, query, None, size, needed, score_threshold)
-        return _rescored(vec, query, labels, needed, score_threshold, "graph", n, 1)
+        return _rescored(vec, query, labels, needed, score_threshold, "graph", n, len(segments))
 
     over = MANHATTAN_FILTERED_OVERSAMPLING if manhattan else 1
     count = filtered.count
     if count == 0:
         return PlannedSearch(np.zeros(0, np.int64), np.zeros(0, np.float32), "exact", 0)
-    k = math.ceil(needed * over * n / count * FILTER_OVERSAMPLING) + FILTER_PAD
+    k = _oversampled(needed * over, n, count)
     if k >= n or (count < settings.full_scan_points
-                  and exact_cost(count, dim) <= graph_cost(max(ef, k), dim, m)):
+                  and exact_cost(count, dim) <= len(segments) * graph_cost(max(ef, k), dim, m)):
         return _exact(vec, query, filtered, size, needed, score_threshold)
     mask = filtered.mask
-    attempts = 0
-    while True:
-        attempts += 1
-        labels = index.search(query, k, max(ef, k))
-        if labels is None:
-            break
-        hits = labels[mask[labels]]
-        if len(hits) >= needed or len(labels) >= n:
-            return _rescored(vec, query, hits, needed, score_threshold, "graph-filtered", count, attempts)
-        k *= RETRY_GROWTH
-        if k >= n or graph_cost(max(ef, k), dim, m) > exact_cost(count, dim):
-            break
-    return _exact(vec, query, filtered, size, needed, score_threshold, attempts)
+    attempts = [0]
+
+    def in_segment(item: tuple[int, HnswIndex]) -> np.ndarray | None:
+        seg, graph = item
+        lo, hi = index.bounds(seg)
+        seg_mask = mask[lo:hi]
+        c = int(np.count_nonzero(seg_mask))
+        if c == 0:
+            return None
+        n_seg = graph.live
+        k = _oversampled(needed * over, n_seg, c)
+        while k < n_seg and graph_cost(max(ef, k), dim, m) <= exact_cost(c, dim):
+            attempts[0] += 1
+            labels = graph.search(query, k, max(ef, k))
+            if labels is None:
+                break
+            hits = labels[seg_mask[labels - lo]]
+            if len(hits) >= needed or len(labels) >= n_seg:
+                return hits
+            k *= RETRY_GROWTH
+        # This segment's graph could not give `needed` matches cheaply: all its matches are
+        # candidates (scored exactly below), so the union never misses one.
+        return np.flatnonzero(seg_mask) + lo
+
+    found = [f for f in map_segments(in_segment, segments) if f is not None]
+    labels = np.concatenate(found) if found else np.zeros(0, np.int64)
+    return _rescored(vec, query, labels, needed, score_threshold, "graph-filtered", count, attempts[0])
+
+
+def _oversampled(needed: int, n: int, count: int) -> int:
+    """Graph candidates to ask for so that about 2 x ``needed`` of them match a filter that
+    admits ``count`` of ``n`` vectors."""
+    return math.ceil(needed * n / count * FILTER_OVERSAMPLING) + FILTER_PAD
 
 
 def _exact(vec: DenseVectors, query: np.ndarray, filtered: CachedFilter | None, size: int, needed: int,
