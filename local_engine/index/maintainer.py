@@ -49,8 +49,10 @@ PIPELINE_MIN_POINTS = 256   # smaller insertions run inline: a thread costs more
 SAVE_GROWTH = 1.0           # at a checkpoint, save a graph once changes since its last save >= this x its size
 
 
-def blob_key(name: str, seg: int) -> str:
-    return f"hnsw/{name}/{seg}"
+def blob_key(name: str, seg: int | None = None) -> str:
+    """The blob of one segment, or (``seg`` None) of all segments in one container, which is
+    how snapshot recovery hands a vector's graphs over (``GraphSet.serialize``)."""
+    return f"hnsw/{name}" if seg is None else f"hnsw/{name}/{seg}"
 
 
 def blob_segments(keys: list[str], name: str) -> dict[int, str]:
@@ -266,21 +268,29 @@ class VectorIndexes:
         self.join()
         keys = store.blob_keys()
         for name in list(self._dropped):
-            for key in blob_segments(keys, name).values():
-                store.drop_blob(key)
+            for key in [*blob_segments(keys, name).values(), blob_key(name)]:
+                if key in keys:
+                    store.drop_blob(key)
             self._dropped.discard(name)
         for name in list(self._dirty):
             graph = self.graphs.get(name)
             unsaved = False
+            force = final
             if graph is not None:
                 saved = blob_segments(keys, name)
+                if blob_key(name) in keys:
+                    # Graphs restored from a container (snapshot recovery) change over to one
+                    # blob per segment: every segment is written, then the container goes.
+                    for g in graph.segments.values():
+                        g.changes = max(g.changes, 1)
+                    force = True
                 for seg, key in saved.items():
                     if seg not in graph.segments:
                         store.drop_blob(key)
                 for seg, g in graph.segments.items():
                     if g.changes == 0:
                         continue
-                    if not final and g.changes < SAVE_GROWTH * max(g.live, 1):
+                    if not force and g.changes < SAVE_GROWTH * max(g.live, 1):
                         unsaved = True
                         continue
                     if g.has_graph and not g.empty:
@@ -288,6 +298,8 @@ class VectorIndexes:
                     elif seg in saved:
                         store.drop_blob(saved[seg])
                     g.changes = 0
+                if blob_key(name) in keys:
+                    store.drop_blob(blob_key(name))
             if not unsaved:
                 self._dirty.discard(name)
 
@@ -305,10 +317,23 @@ class VectorIndexes:
             self._prefetched[name] = self._read_name(store, name, keys)
 
     def _read_name(self, store: Any, name: str, keys: list[str]) -> dict[int, tuple]:
-        """segment -> ("ok", graph, watermark) | ("bad", reason) for the saved graphs of ``name``."""
+        """segment -> ("ok", graph, watermark) | ("bad", reason) for the saved graphs of ``name``
+        (one blob per segment, or else one container of them all, from snapshot recovery)."""
         settings = self.settings[name]
         out: dict[int, tuple] = {}
-        for seg, key in sorted(blob_segments(keys, name).items()):
+        segments = blob_segments(keys, name)
+        if not segments:
+            try:
+                saved = store.load_blob(blob_key(name))
+                if saved is not None and settings.params is not None:
+                    buf, watermark = saved
+                    restored = GraphSet.deserialize(buf, settings.params, settings.threads)
+                    if restored.segment_points == GraphSet(settings.params).segment_points:
+                        return {seg: ("ok", g, watermark) for seg, g in restored.segments.items()}
+                    return {seg: ("bad", "saved with another segment size") for seg in restored.segments}
+            except (ValueError, RuntimeError, MemoryError) as e:
+                return {0: ("bad", str(e))}
+        for seg, key in sorted(segments.items()):
             try:
                 saved = store.load_blob(key)
                 if saved is None:
@@ -334,8 +359,6 @@ class VectorIndexes:
         keys = store.blob_keys() if persistent else []
         for name, settings in self.settings.items():
             wanted = self.wants_graph(name, size)
-            if f"hnsw/{name}" in keys:       # a graph saved before segments existed
-                store.drop_blob(f"hnsw/{name}")
             found = prefetched[name] if name in prefetched else (self._read_name(store, name, keys) if persistent else {})
             if settings.params is None or not found:
                 if found:

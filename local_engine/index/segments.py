@@ -20,7 +20,9 @@ its own blob, so a save rewrites only the segments that changed.
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, TypeVar
 
@@ -29,6 +31,8 @@ import numpy as np
 from .hnsw import HnswIndex, HnswParams
 
 SEGMENT_POINTS = 200_000
+_MAGIC = b"QSDKHSET"
+_FORMAT = 1
 
 T = TypeVar("T")
 _pool: ThreadPoolExecutor | None = None
@@ -132,3 +136,42 @@ class GraphSet:
         if not found or any(labels is None for labels in found):
             return None
         return found[0] if len(found) == 1 else np.concatenate(found)
+
+    # -- one blob for all segments (snapshots) ----------------------------------------------------
+    def serialize(self, size: int) -> list:
+        """Every segment in one container (buffers, header first). Path mode saves segments as
+        separate blobs; snapshots carry one file per vector name, which is this."""
+        parts: list = []
+        table = []
+        pos = 0
+        for seg, graph in self.items():
+            if not graph.has_graph:
+                continue
+            seg_parts = graph.serialize(size)
+            length = sum(memoryview(p).nbytes for p in seg_parts)
+            table.append([seg, pos, length])
+            parts += seg_parts
+            pos += length
+        header = json.dumps({"segment_points": self.segment_points, "segments": table}).encode()
+        head = _MAGIC + struct.pack("<IQ", _FORMAT, len(header)) + header
+        return [head] + parts
+
+    @classmethod
+    def deserialize(cls, buf, params: HnswParams, threads: int | None = None) -> "GraphSet":
+        """A ``GraphSet`` from ``serialize``'s bytes (``ValueError`` when they are not that)."""
+        view = memoryview(buf).cast("B")
+        if bytes(view[:8]) != _MAGIC:
+            raise ValueError("not an HNSW segment set file")
+        fmt, hlen = struct.unpack("<IQ", view[8:20])
+        if fmt != _FORMAT:
+            raise ValueError(f"HNSW segment set format {fmt} (this engine reads {_FORMAT})")
+        meta = json.loads(bytes(view[20 : 20 + hlen]))
+        base = 20 + hlen
+        out = cls(params, threads, int(meta["segment_points"]))
+        for seg, pos, length in meta["segments"]:
+            start = base + int(pos)
+            if start + int(length) > len(view):
+                raise ValueError("HNSW segment set file is truncated")
+            out.segments[int(seg)] = HnswIndex.deserialize(view[start : start + int(length)], params, threads)
+        return out
+
