@@ -109,6 +109,11 @@ class Collection:
         except KeyError:
             raise BadRequest(f"Wrong input: Not existing vector name error: {name}") from None
 
+    def vector_store(self, using: str):
+        """The store of vector name ``using`` (see the contract in ``local_engine/vectors.py``);
+        BadRequest in Qdrant's words for an unknown name."""
+        return self._dense_for(using)
+
     # -- growth -------------------------------------------------------------------------------
     def _reserve(self, size: int) -> None:
         cap = len(self._alive)

@@ -9,6 +9,20 @@ Rules kept here (see QDRANT_REFERENCE.md §5.1):
 * ``score_threshold`` is strict: Cosine/Dot keep ``score > t``, Euclid/Manhattan ``score < t``.
 
 All scoring is vectorised over candidate offsets; nothing loops over points in Python.
+
+**The vector-store contract** (``Collection.vector_store(name)`` returns one; the query
+engine — prefetch, fusion, recommend, formula — scores through it, whatever the kind):
+
+* ``kind``: ``"dense"``, ``"sparse"`` or ``"multi"``.
+* ``higher_is_better``: a plain ``bool`` *attribute* (not a method): True for Cosine/Dot
+  and for every sparse vector, False for Euclid/Manhattan.
+* ``present_mask(size)``: bool mask over offsets ``[0, size)`` holding this vector.
+* ``get(offset)``: the stored value or ``None`` (dense: 1-D float array; sparse:
+  ``models.SparseVector``; multi: 2-D float array); ``prepare_query`` accepts it back.
+* ``prepare_query(q)``: validate and convert a query input (raises ``BadRequest`` in Qdrant's
+  words on a wrong dimension or shape).
+* ``scores(prepared, offsets) -> np.ndarray`` (float32): Qdrant's returned scores of those
+  offsets (0.0 for offsets without the vector; sparse: 0.0 where no index is shared).
 """
 
 from __future__ import annotations
@@ -42,9 +56,12 @@ class DenseVectors:
     ``data`` grows by doubling; ``present[o]`` says whether offset ``o`` has this vector.
     """
 
+    kind = "dense"
+
     def __init__(self, dim: int, distance: str, capacity: int = 1024) -> None:
         self.dim = dim
         self.distance = distance
+        self.higher_is_better = higher_is_better(distance)
         self.data = np.zeros((capacity, dim), dtype=np.float32)
         self.present = np.zeros(capacity, dtype=bool)
 
