@@ -37,7 +37,10 @@ from .points_input import PointBatch, parse_points
 from .storage.base import CollectionStore, LoadedPoints, PointRecord
 from sdk.models._fast import fast_construct
 
-from .vectors import DenseVectors
+from .sparse import SparseVectors
+from .storage.base import SparseVec
+from .vectors import DenseVectors, passes_threshold, top_k
+from .points_input import VectorSpec
 
 _SCORED_FIELDS = frozenset(("id", "version", "score", "payload", "vector", "shard_key", "order_value"))
 
@@ -63,6 +66,9 @@ class Collection:
         self._dense: dict[str, DenseVectors] = {
             name: DenseVectors(params.size, _enum_value(params.distance))
             for name, params in self.vector_params().items()
+        }
+        self._others: dict[str, Any] = {
+            name: _sparse_store(params) for name, params in self.sparse_params().items()
         }
         self._indexes = VectorIndexes(self._dense, self._index_settings())
         self._last_plan = None                      # the planner's last decision (tests, benchmarks)
@@ -100,8 +106,18 @@ class Collection:
         with self._lock:
             return self._indexes.indexed_vectors_count, self._indexes.green
 
-    def _dims(self) -> dict[str, int]:
-        return {name: vec.dim for name, vec in self._dense.items()}
+    def sparse_params(self) -> dict[str, models.SparseVectorParams]:
+        return dict(self.config.params.sparse_vectors or {})
+
+    def _all_stores(self) -> dict[str, Any]:
+        """Every vector name's store: dense ones first, then sparse and multivector ones."""
+        return {**self._dense, **self._others}
+
+    def _dims(self) -> dict[str, VectorSpec]:
+        specs = {name: VectorSpec("dense", vec.dim) for name, vec in self._dense.items()}
+        for name, store in self._others.items():
+            specs[name] = VectorSpec(store.kind, getattr(store, "dim", 0))
+        return specs
 
     def _dense_for(self, name: str) -> DenseVectors:
         try:
@@ -112,7 +128,12 @@ class Collection:
     def vector_store(self, using: str):
         """The store of vector name ``using`` (see the contract in ``local_engine/vectors.py``);
         BadRequest in Qdrant's words for an unknown name."""
-        return self._dense_for(using)
+        store = self._dense.get(using)
+        if store is None:
+            store = self._others.get(using)
+        if store is None:
+            raise BadRequest(f"Wrong input: Not existing vector name error: {using}")
+        return store
 
     # -- growth -------------------------------------------------------------------------------
     def _reserve(self, size: int) -> None:
@@ -125,7 +146,7 @@ class Collection:
             grown = np.zeros(new_cap, dtype=old.dtype)
             grown[:cap] = old
             setattr(self, attr, grown)
-        for vec in self._dense.values():
+        for vec in self._all_stores().values():
             vec.reserve(new_cap)
 
     def _set_id_keys(self, offset: int, ext_id: int | str) -> None:
@@ -175,6 +196,10 @@ class Collection:
             vec.data[:rows] = matrix[:rows]
             vec.present[:rows] = present[:rows]
         for name, values in loaded.vectors.items():
+            other = self._others.get(name)
+            if other is not None and values:
+                _load_other(other, values)
+                continue
             vec = self._dense.get(name)
             if vec is None or not values:
                 continue
@@ -195,7 +220,7 @@ class Collection:
         self._set_id_keys_batch(offsets, loaded.ext_ids)
         # Offsets that are not live must not carry vectors (rows may remain in a checkpoint).
         dead = np.flatnonzero(~self._alive[:size])
-        for vec in self._dense.values():
+        for vec in self._all_stores().values():
             vec.clear(dead)
         self._indexes.load(self._store, size, offsets, loaded.seqs)
         for field, schema in self.payload_schema.items():
@@ -231,7 +256,7 @@ class Collection:
         return self._ext_ids
 
     def has_vector_mask(self, name: str) -> np.ndarray:
-        return self._dense_for(name).present_mask(self._size).copy()
+        return self.vector_store(name).present_mask(self._size).copy()
 
     # -- candidates -------------------------------------------------------------------------------
     def _matching_mask(self, flt: Any) -> np.ndarray:
@@ -275,11 +300,15 @@ class Collection:
                 next_off += 1
             offsets[i] = off
         prepared = {name: (rows, self._dense[name].prepare(m)) for name, (rows, m) in batch.dense.items()}
+        others = {**batch.sparse, **batch.multi}
         if self._store.persistent:
             per_point: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
             for name, (rows, matrix) in prepared.items():
                 for r, row in zip(rows.tolist(), matrix):
                     per_point[r][name] = row
+            for name, (rows, items) in others.items():
+                for r, item in zip(rows.tolist(), items):
+                    per_point[r][name] = SparseVec(*item) if isinstance(item, tuple) else item
             offs = offsets.tolist()
             records = [PointRecord(offs[i], batch.ids[i], batch.payloads[i], per_point[i]) for i in range(n)]
             self._store.write(records, [])
@@ -294,6 +323,11 @@ class Collection:
             if name in prepared:
                 rows, matrix = prepared[name]
                 vec.set_rows(offsets[rows], matrix)
+        for name, store in self._others.items():
+            store.clear(offsets)
+            if name in others:
+                rows, items = others[name]
+                store.set_rows(offsets[rows], items)
         ext_ids = self._ext_ids
         for off, pid, payload in zip(offsets.tolist(), batch.ids, batch.payloads):
             self._id_to_offset[pid] = off
@@ -318,7 +352,7 @@ class Collection:
                 self._ext_ids[off] = None
                 self._payloads.delete(off)
             self._alive[offsets] = False
-            for vec in self._dense.values():
+            for vec in self._all_stores().values():
                 vec.clear(offsets)
             self._order_cache = None
             self.invalidate_search_caches()
@@ -351,6 +385,10 @@ class Collection:
 
     def _record(self, off: int) -> PointRecord:
         vectors = {name: vec.data[off].copy() for name, vec in self._dense.items() if vec.get(off) is not None}
+        for name, store in self._others.items():
+            value = store.raw(off)
+            if value is not None:
+                vectors[name] = SparseVec(*value) if isinstance(value, tuple) else value
         return PointRecord(off, self._ext_ids[off], self._payloads.get(off), vectors)
 
     # -- reads ----------------------------------------------------------------------------------------
@@ -410,7 +448,11 @@ class Collection:
         """Nearest neighbours of ``query`` among the points with vector ``using`` that match
         ``flt``; ``params`` is a ``SearchParams`` (hnsw_ef, exact, indexed_only) or None."""
         with self._lock:
-            vec = self._dense_for(using)
+            store = self.vector_store(using)
+            if store.kind != "dense":
+                return self._search_other(store, query, using, flt, limit, offset, score_threshold,
+                                          with_payload, with_vectors, params)
+            vec = store
             q = vec.prepare_query(query)
             size = self._size
             filtered = None if flt is None else self._filtered(flt, using, vec, size)
@@ -440,6 +482,24 @@ class Collection:
             if key is not None:
                 self._filter_cache.put((using, key), entry)
         return entry
+
+    def _search_other(self, store: Any, query: Any, using: str, flt: Any, limit: int, offset: int,
+                      score_threshold: float | None, with_payload: Any, with_vectors: Any,
+                      params: Any) -> list[models.ScoredPoint]:
+        """Exact search of a sparse vector (inverted index) or a multivector (max_sim scan)."""
+        size = self._size
+        if store.kind == "sparse":
+            corpus = getattr(getattr(params, "idf", None), "corpus", None)
+            q = store.prepare_query(query, None if corpus is None else self._matching_mask(corpus))
+        else:
+            q = store.prepare_query(query)
+        cand = None if flt is None else self._filtered(flt, using, store, size).mask
+        offsets, scores = store.search(q, cand, size)
+        keep = passes_threshold(scores, score_threshold, store.distance)
+        if keep is not None:
+            offsets, scores = offsets[keep], scores[keep]
+        best = top_k(scores, offset + limit, store.distance)[offset:]
+        return self._scored_points(offsets[best], scores[best], with_payload, with_vectors)
 
     def _scored_points(self, offsets: np.ndarray, scores: np.ndarray, with_payload: Any,
                        with_vectors: Any) -> list[models.ScoredPoint]:
@@ -472,18 +532,19 @@ class Collection:
     def _vectors_of(self, off: int, with_vectors: Any):
         if not with_vectors:
             return None
+        stores = self._all_stores()
         if with_vectors is True:
-            names = list(self._dense)
+            names = list(stores)
         else:
             names = list(with_vectors)
             for name in names:
-                self._dense_for(name)
+                self.vector_store(name)
         out = {}
         for name in names:
-            v = self._dense[name].get(off)
+            v = stores[name].get(off)
             if v is not None:
-                out[name] = v.tolist()
-        if set(self._dense) == {""}:
+                out[name] = v.tolist() if isinstance(v, np.ndarray) else v
+        if set(stores) == {""}:
             return out.get("")
         return out
 
@@ -564,6 +625,26 @@ class Collection:
             point.order_value = value
             out.append(point)
         return out
+
+
+def _sparse_store(params: Any) -> SparseVectors:
+    index = getattr(params, "index", None)
+    datatype = _enum_value(getattr(index, "datatype", None)) or "float32"
+    return SparseVectors(
+        use_idf=_enum_value(getattr(params, "modifier", None)) == "idf",
+        datatype=datatype,
+        full_scan_threshold=getattr(index, "full_scan_threshold", None),
+    )
+
+
+def _load_other(store: Any, values: dict) -> None:
+    """Vectors of a sparse or multivector name read back from storage."""
+    offs = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
+    if store.kind == "sparse":
+        store.set_rows(offs, [(np.asarray(v.indices, dtype=np.uint32), np.asarray(v.values, dtype=np.float32))
+                              for v in values.values()])
+    else:
+        store.set_rows(offs, [np.asarray(v, dtype=np.float32) for v in values.values()])
 
 
 def _id_keys(pid: int | str) -> tuple[int, int, int]:

@@ -422,8 +422,6 @@ def _reject_quantization(config: Any) -> None:
 
 
 def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
-    if body.sparse_vectors:
-        raise Unsupported("Sparse vectors are not supported yet by the built-in engine (sparse_vectors_config)")
     if body.quantization_config is not None:
         _reject_quantization(body.quantization_config)
     vectors = body.vectors
@@ -447,6 +445,8 @@ def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
         write_consistency_factor=body.write_consistency_factor or 1,
         on_disk_payload=True if body.on_disk_payload is None else body.on_disk_payload,
     )
+    if body.sparse_vectors:
+        params["sparse_vectors"] = _check_sparse_params(body.sparse_vectors, vectors)
     if body.payload is not None:
         params["payload"] = _dump(body.payload)
     cfg = dict(
@@ -459,6 +459,21 @@ def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
         metadata=dict(body.metadata) if body.metadata else None,
     )
     return models.CollectionConfig.model_validate(cfg)
+
+
+def _check_sparse_params(sparse: dict, vectors: Any) -> dict:
+    """The ``sparse_vectors`` config as stored, after Qdrant's checks (names unique across kinds)."""
+    dense_names = set(vectors) if isinstance(vectors, dict) else ({""} if vectors is not None else set())
+    out = {}
+    for name, p in sparse.items():
+        if name in dense_names:
+            raise BadRequest(f"Wrong input: Vector name `{name}` is used by both a dense and a sparse vector")
+        p = p if p is not None else models.SparseVectorParams()
+        datatype = getattr(getattr(getattr(p, "index", None), "datatype", None), "value", None)
+        if datatype == "uint8":
+            raise Unsupported("Sparse vectors with datatype `uint8` are not supported yet by the built-in engine")
+        out[name] = _dump(p)
+    return out
 
 
 def _schema_type(spec: Any) -> tuple[Any, Any]:
@@ -481,8 +496,10 @@ def _dense_query(query: Any) -> np.ndarray:
         if query.mmr is not None:
             raise Unsupported("Nearest query with `mmr` is not supported yet by the built-in engine")
         query = query.nearest
-    if isinstance(query, np.ndarray):
-        return query
+    if isinstance(query, np.ndarray) or type(query).__name__ == "SparseVector":
+        return query   # dense, multivector (2-D) or sparse: Collection.search dispatches on `using`
+    if isinstance(query, list) and query and isinstance(query[0], (list, np.ndarray)):
+        return query   # a multivector
     if isinstance(query, list) and (not query or not isinstance(query[0], (list, np.ndarray))):
         try:
             return np.asarray(query, dtype=np.float32)

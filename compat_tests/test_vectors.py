@@ -1,0 +1,118 @@
+"""Sparse vectors, multivectors, datatypes and vector operations, in every client mode.
+
+Expected values are Qdrant's (QDRANT_REFERENCE.md §5.1, checked against qdrant-client's local
+mode, which ``test_vectors_congruence.py`` compares with at random).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sdk import BadRequestError, NotFoundError, models
+
+
+def sv(indices, values):
+    return models.SparseVector(indices=list(indices), values=list(values))
+
+
+def idf(df: int, n: int) -> float:
+    return math.log((n - df + 0.5) / (df + 0.5) + 1)
+
+
+# -- sparse ------------------------------------------------------------------------------------------
+SPARSE_POINTS = {
+    1: sv([3, 1], [1.0, 2.0]),            # unsorted on input: stored sorted
+    2: sv([1, 5], [0.5, 1.0]),
+    3: sv([7], [4.0]),
+    4: sv([], []),                        # empty is allowed, matches nothing
+}
+
+
+def make_sparse(client, modifier=None):
+    client.create_collection(
+        "s", vectors_config={},
+        sparse_vectors_config={"text": models.SparseVectorParams(modifier=modifier)},
+    )
+    client.upsert("s", points=[
+        models.PointStruct(id=pid, vector={"text": v}, payload={"k": pid % 2}) for pid, v in SPARSE_POINTS.items()
+    ] + [models.PointStruct(id=5, vector={}, payload={"k": 1})])
+
+
+def test_sparse_search_scores_and_overlap(client):
+    make_sparse(client)
+    hits = client.query_points("s", query=sv([1, 7], [1.0, 0.5]), using="text").points
+    # dot over shared indices; point 4 (empty) and 5 (no vector) share nothing: not returned
+    assert [(h.id, h.score) for h in hits] == [(3, 2.0), (1, 2.0), (2, 0.5)] or \
+        [(h.id, h.score) for h in hits] == [(1, 2.0), (3, 2.0), (2, 0.5)]
+    # a shared index whose product is 0 still counts as an overlap
+    hits = client.query_points("s", query=sv([5], [0.0]), using="text").points
+    assert [(h.id, h.score) for h in hits] == [(2, 0.0)]
+    # filter, threshold (strict), limit/offset
+    flt = models.Filter(must=[models.FieldCondition(key="k", match=models.MatchValue(value=1))])
+    hits = client.query_points("s", query=sv([1, 7], [1.0, 0.5]), using="text", query_filter=flt).points
+    assert {h.id for h in hits} == {3, 1} and len(hits) == 2
+    hits = client.query_points("s", query=sv([1, 7], [1.0, 0.5]), using="text", score_threshold=0.5).points
+    assert {h.id for h in hits} == {1, 3}
+    hits = client.query_points("s", query=sv([1, 7], [1.0, 0.5]), using="text", limit=1, offset=2).points
+    assert [h.id for h in hits] == [2]
+
+
+def test_sparse_vectors_come_back_sorted(client):
+    make_sparse(client)
+    recs = {r.id: r.vector for r in client.retrieve("s", ids=[1, 4, 5], with_vectors=True)}
+    assert recs[1] == {"text": sv([1, 3], [2.0, 1.0])}
+    assert recs[4] == {"text": sv([], [])}
+    assert recs[5] == {}
+
+
+def test_sparse_idf(client):
+    make_sparse(client, modifier=models.Modifier.IDF)
+    # N = 4 points hold the vector; index 1 is held by 2 of them, index 7 by 1
+    hits = client.query_points("s", query=sv([1, 7], [1.0, 1.0]), using="text").points
+    got = {h.id: h.score for h in hits}
+    assert got[1] == pytest.approx(2.0 * idf(2, 4), rel=1e-6)
+    assert got[2] == pytest.approx(0.5 * idf(2, 4), rel=1e-6)
+    assert got[3] == pytest.approx(4.0 * idf(1, 4), rel=1e-6)
+    # the statistics follow deletes
+    client.delete("s", points_selector=models.PointIdsList(points=[2]))
+    hits = client.query_points("s", query=sv([1], [1.0]), using="text").points
+    assert [(h.id, pytest.approx(h.score)) for h in hits] == [(1, pytest.approx(2.0 * idf(1, 3), rel=1e-6))]
+
+
+def test_sparse_idf_corpus(client):
+    make_sparse(client, modifier=models.Modifier.IDF)
+    corpus = models.Filter(must=[models.FieldCondition(key="k", match=models.MatchValue(value=1))])
+    params = models.SearchParams(idf=models.IdfCorpusParams(corpus=corpus))
+    hits = client.query_points("s", query=sv([1], [1.0]), using="text", search_params=params).points
+    # corpus: points 1 and 3 (k == 1, holding the vector); index 1 held by point 1 only
+    assert {h.id: h.score for h in hits}[1] == pytest.approx(2.0 * idf(1, 2), rel=1e-6)
+
+
+@pytest.mark.parametrize("bad,fragment", [
+    (sv([1, 1], [1.0, 2.0]), "unique"),
+    ({"indices": [1, 2], "values": [1.0]}, "same length"),
+])
+def test_sparse_validation(client, bad, fragment):
+    make_sparse(client)
+    with pytest.raises(BadRequestError, match=fragment):
+        client.upsert("s", points=[models.PointStruct(id=9, vector={"text": bad})])
+    assert client.count("s").count == 5
+
+
+def test_sparse_wrong_kind_and_name(client):
+    make_sparse(client)
+    with pytest.raises(BadRequestError, match="Not existing vector name"):
+        client.upsert("s", points=[models.PointStruct(id=9, vector={"nope": sv([1], [1.0])})])
+    with pytest.raises(BadRequestError):
+        client.upsert("s", points=[models.PointStruct(id=9, vector={"text": [1.0, 2.0]})])
+    with pytest.raises(BadRequestError, match="Not existing vector name"):
+        client.query_points("s", query=sv([1], [1.0]), using="nope")
+
+
+def test_sparse_has_vector_filter(client):
+    make_sparse(client)
+    flt = models.Filter(must=[models.HasVectorCondition(has_vector="text")])
+    assert client.count("s", count_filter=flt).count == 4
