@@ -116,3 +116,53 @@ def test_sparse_has_vector_filter(client):
     make_sparse(client)
     flt = models.Filter(must=[models.HasVectorCondition(has_vector="text")])
     assert client.count("s", count_filter=flt).count == 4
+
+
+# -- datatypes ---------------------------------------------------------------------------------------
+def test_uint8_vectors_convert_like_qdrant(client):
+    client.create_collection("u", vectors_config=models.VectorParams(size=3, distance="Dot", datatype="uint8"))
+    # Qdrant converts with Rust's `as u8`: truncation toward zero, saturation, no error
+    client.upsert("u", points=[models.PointStruct(id=1, vector=[-3.0, 3.9, 300.0])])
+    assert client.retrieve("u", ids=[1], with_vectors=True)[0].vector == [0.0, 3.0, 255.0]
+    hits = client.query_points("u", query=[1.0, 2.7, 1.0]).points   # the query converts too: [1, 2, 1]
+    assert hits[0].score == pytest.approx(3 * 2 + 255)
+
+
+def test_uint8_cosine_scores_from_bytes(client):
+    client.create_collection("u", vectors_config=models.VectorParams(size=2, distance="Cosine", datatype="uint8"))
+    client.upsert("u", points=[models.PointStruct(id=1, vector=[3, 4]), models.PointStruct(id=2, vector=[0, 0]),
+                               models.PointStruct(id=3, vector=[10, 0])])
+    # stored raw (a byte vector cannot be normalised), scored as a.b / (|a| |b|)
+    assert client.retrieve("u", ids=[1], with_vectors=True)[0].vector == [3.0, 4.0]
+    got = {h.id: h.score for h in client.query_points("u", query=[6, 8]).points}
+    assert got[1] == pytest.approx(1.0) and got[3] == pytest.approx(0.6) and got[2] == 0.0
+
+
+def test_float16_vectors(client):
+    client.create_collection("h", vectors_config={
+        "a": models.VectorParams(size=2, distance="Dot", datatype="float16"),
+        "b": models.VectorParams(size=2, distance="Cosine", datatype="float16"),
+    })
+    client.upsert("h", points=[models.PointStruct(id=1, vector={"a": [0.1, 1000.3], "b": [3, 4]})])
+    vec = client.retrieve("h", ids=[1], with_vectors=True)[0].vector
+    assert vec["a"] == [float(np.float16(0.1)), float(np.float16(1000.3))]
+    assert vec["b"] == pytest.approx([0.6, 0.8], abs=1e-3)
+    hit = client.query_points("h", query=[1.0, 1.0], using="a").points[0]
+    assert hit.score == pytest.approx(float(np.float16(0.1)) + float(np.float16(1000.3)), rel=1e-6)
+
+
+def test_datatypes_shrink_the_stored_matrix():
+    from local_engine import Engine
+    engine = Engine()
+    for dt in ("float32", "float16", "uint8"):
+        engine.create_collection(dt, models.CreateCollection(
+            vectors=models.VectorParams(size=64, distance="Euclid", datatype=dt)))
+        engine.upsert_points(dt, models.PointsBatch(batch=models.Batch(
+            ids=list(range(2000)), vectors=np.random.default_rng(0).integers(0, 255, (2000, 64)).astype(float).tolist())))
+    sizes = {dt: engine._get(dt).vector_store("").data.nbytes for dt in ("float32", "float16", "uint8")}
+    assert sizes["float16"] * 2 == sizes["float32"] and sizes["uint8"] * 4 == sizes["float32"]
+    # and the answers agree (these values are exact in every datatype)
+    q = [100.0] * 64
+    answers = [[p.id for p in engine.query_points(dt, models.QueryRequest(query=q, limit=5)).points]
+               for dt in ("float32", "float16", "uint8")]
+    assert answers[0] == answers[1] == answers[2]

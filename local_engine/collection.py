@@ -64,7 +64,8 @@ class Collection:
         self._order_cache: np.ndarray | None = None
         self._payloads = PayloadStore()
         self._dense: dict[str, DenseVectors] = {
-            name: DenseVectors(params.size, _enum_value(params.distance))
+            name: DenseVectors(params.size, _enum_value(params.distance),
+                               datatype=_enum_value(params.datatype) or "float32")
             for name, params in self.vector_params().items()
         }
         self._others: dict[str, Any] = {
@@ -78,7 +79,7 @@ class Collection:
         self._indexes.prefetch(store)
 
     # -- configuration ----------------------------------------------------------------------
-    def vector_params(self) -> dict[str, models.VectorParams]:
+    def _all_vector_params(self) -> dict[str, models.VectorParams]:
         vectors = self.config.params.vectors
         if vectors is None:
             return {}
@@ -86,9 +87,16 @@ class Collection:
             return dict(vectors)
         return {"": vectors}
 
+    def vector_params(self) -> dict[str, models.VectorParams]:
+        """The dense single-vector names (the ones with HNSW graphs and quantization)."""
+        return {n: p for n, p in self._all_vector_params().items() if p.multivector_config is None}
+
+    def multivector_params(self) -> dict[str, models.VectorParams]:
+        return {n: p for n, p in self._all_vector_params().items() if p.multivector_config is not None}
+
     def _index_settings(self) -> dict[str, IndexSettings]:
         return {
-            name: resolve(self.config, params, _enum_value(params.distance), params.size)
+            name: resolve(self.config, params, _graph_distance(params), params.size)
             for name, params in self.vector_params().items()
         }
 
@@ -187,7 +195,7 @@ class Collection:
             if vec is None or matrix.shape[1] != vec.dim:
                 continue
             rows = min(matrix.shape[0], size)
-            if (rows == size and matrix.dtype == np.float32 and matrix.flags.c_contiguous
+            if (rows == size and matrix.dtype == vec.dtype and matrix.flags.c_contiguous
                     and matrix.flags.writeable and present.flags.writeable):
                 # The loaded checkpoint arrays belong to nobody else: adopt them, no copy.
                 vec.data, vec.present = matrix, present.astype(bool, copy=False)
@@ -204,7 +212,7 @@ class Collection:
             if vec is None or not values:
                 continue
             offs = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
-            vec.data[offs] = np.stack([np.asarray(v, dtype=np.float32) for v in values.values()])
+            vec.data[offs] = np.stack([np.asarray(v, dtype=vec.dtype) for v in values.values()])
             vec.present[offs] = True
         offsets = loaded.offsets
         self._alive[offsets] = True
@@ -625,6 +633,15 @@ class Collection:
             point.order_value = value
             out.append(point)
         return out
+
+
+def _graph_distance(params: Any) -> str:
+    """The distance an HNSW graph is built with: uint8 Cosine vectors are stored raw, so their
+    graph normalises them itself (hnswlib's ``cosine`` space)."""
+    distance = _enum_value(params.distance)
+    if distance == "Cosine" and _enum_value(params.datatype) == "uint8":
+        return "CosineRaw"
+    return distance
 
 
 def _sparse_store(params: Any) -> SparseVectors:

@@ -434,7 +434,7 @@ def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
         if p.quantization_config is not None:
             _reject_quantization(p.quantization_config)
         datatype = getattr(p.datatype, "value", p.datatype)
-        if datatype not in (None, "float32"):
+        if datatype not in (None, "float32", "float16", "uint8"):
             raise Unsupported(f"Vector datatype `{datatype}` is not supported yet by the built-in engine")
     if body.sharding_method is not None and getattr(body.sharding_method, "value", body.sharding_method) == "custom":
         raise Unsupported("Custom sharding is cluster-only; the built-in engine has one shard")

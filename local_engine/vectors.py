@@ -7,6 +7,13 @@ Rules kept here (see QDRANT_REFERENCE.md §5.1):
 * Dot returns the dot product; Euclid returns the distance sqrt(sum((a-b)^2)); Manhattan
   returns sum(|a-b|). For Cosine/Dot larger is better, for Euclid/Manhattan smaller is better.
 * ``score_threshold`` is strict: Cosine/Dot keep ``score > t``, Euclid/Manhattan ``score < t``.
+* Datatypes (``VectorParams.datatype``): vectors are *stored* as float32, float16 or uint8, so
+  the matrix really is 2x / 4x smaller. float16: Cosine normalises in float32, then rounds;
+  queries are rounded to float16 too. uint8: values are converted like Rust's ``x as u8``
+  (truncated toward zero, saturated to 0..255, no error), queries as well; Cosine is *not*
+  normalised at insert (a byte vector cannot hold a unit vector): the score is
+  ``a·b / (|a| |b|)`` computed from the bytes, as Qdrant's ``cosine_similarity_bytes``.
+  Scoring upcasts each block of rows to float32.
 
 All scoring is vectorised over candidate offsets; nothing loops over points in Python.
 
@@ -44,6 +51,14 @@ def higher_is_better(distance: str) -> bool:
     return distance in ("Cosine", "Dot")
 
 
+DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8}
+
+
+def to_uint8(matrix: np.ndarray) -> np.ndarray:
+    """Rust's ``f32 as u8``: truncate toward zero, saturate to [0, 255] (NaN -> 0)."""
+    return np.clip(np.trunc(np.nan_to_num(matrix, nan=0.0)), 0, 255).astype(np.uint8)
+
+
 def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -58,11 +73,15 @@ class DenseVectors:
 
     kind = "dense"
 
-    def __init__(self, dim: int, distance: str, capacity: int = 1024) -> None:
+    def __init__(self, dim: int, distance: str, capacity: int = 1024, datatype: str = "float32") -> None:
         self.dim = dim
         self.distance = distance
         self.higher_is_better = higher_is_better(distance)
-        self.data = np.zeros((capacity, dim), dtype=np.float32)
+        self.datatype = datatype
+        self.dtype = np.dtype(DTYPES[datatype])
+        # uint8 Cosine vectors stay raw (not normalised): the score divides by both norms.
+        self.raw_cosine = distance == "Cosine" and datatype == "uint8"
+        self.data = np.zeros((capacity, dim), dtype=self.dtype)
         self.present = np.zeros(capacity, dtype=bool)
 
     # -- writes ---------------------------------------------------------------------------
@@ -71,17 +90,22 @@ class DenseVectors:
         if size <= cap:
             return
         new_cap = max(size, cap * 2)
-        data = np.zeros((new_cap, self.dim), dtype=np.float32)
+        data = np.zeros((new_cap, self.dim), dtype=self.dtype)
         data[:cap] = self.data
         present = np.zeros(new_cap, dtype=bool)
         present[:cap] = self.present
         self.data, self.present = data, present
 
     def prepare(self, matrix: np.ndarray) -> np.ndarray:
-        """The form a batch of validated rows is stored in (normalised for Cosine)."""
+        """The form a batch of validated rows is stored in (normalised for Cosine, in the
+        vector's datatype)."""
         matrix = np.asarray(matrix, dtype=np.float32)
+        if self.datatype == "uint8":
+            return to_uint8(matrix)
         if self.distance == "Cosine":
             matrix = normalize_rows(matrix)
+        if self.datatype == "float16":
+            return matrix.astype(np.float16)
         return matrix
 
     def set_rows(self, offsets: np.ndarray, prepared: np.ndarray) -> None:
@@ -98,7 +122,8 @@ class DenseVectors:
 
     def get(self, offset: int) -> np.ndarray | None:
         if offset < len(self.present) and self.present[offset]:
-            return self.data[offset]
+            row = self.data[offset]
+            return row if row.dtype == np.float32 else row.astype(np.float32)
         return None
 
     def present_mask(self, size: int) -> np.ndarray:
@@ -111,10 +136,18 @@ class DenseVectors:
         if q.ndim != 1 or q.shape[0] != self.dim:
             got = q.shape[0] if q.ndim == 1 else "x".join(map(str, q.shape))
             raise BadRequest(f"Wrong input: Vector dimension error: expected dim: {self.dim}, got {got}")
+        if self.datatype == "uint8":
+            q = to_uint8(q).astype(np.float32)
+            if self.raw_cosine:
+                n = float(np.sqrt(np.dot(q, q)))
+                return q / n if n > 0 else q   # rows are divided by their own norms when scored
+            return q
         if self.distance == "Cosine":
             n = float(np.sqrt(np.dot(q, q)))
             if n > 0:
                 q = q / n
+        if self.datatype == "float16":
+            q = q.astype(np.float16).astype(np.float32)
         return q
 
     def scores(self, query: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -146,6 +179,12 @@ class DenseVectors:
         return out
 
     def _score_rows(self, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        if rows.dtype != np.float32:
+            rows = rows.astype(np.float32)
+            if self.raw_cosine:
+                norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+                dots = rows @ q
+                return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
         if self.distance in ("Cosine", "Dot"):
             return rows @ q
         block = rows - q

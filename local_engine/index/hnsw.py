@@ -67,7 +67,9 @@ class HnswParams:
 
     @property
     def space(self) -> str:
-        return "ip" if self.distance == "Cosine" else "l2"
+        # "CosineRaw": uint8 Cosine vectors are stored unnormalised; hnswlib's cosine space
+        # normalises what it is given (local_engine/vectors.py).
+        return "ip" if self.distance == "Cosine" else "cosine" if self.distance == "CosineRaw" else "l2"
 
     @property
     def graph_dim(self) -> int:
