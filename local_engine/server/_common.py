@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import inspect
+import keyword
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
@@ -24,6 +25,7 @@ from typing import Any, Callable, Optional
 import pydantic
 
 from .. import errors
+from ..engine_service import QDRANT_VERSION, VERSION_INFO   # the Qdrant API version (one definition)
 
 __all__ = [
     "QDRANT_VERSION", "Failure", "classify", "unimplemented", "auth_failure", "engine_method",
@@ -31,10 +33,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("local_engine.server")
-
-# The Qdrant API version this server speaks (qdrant-client checks major.minor against its own).
-QDRANT_VERSION = "1.19.0"
-VERSION_INFO = {"title": "qdrant - vector search engine", "version": QDRANT_VERSION, "commit": "qdrant-sdk-local-engine"}
 
 # Query parameters that only mean something on a cluster: accepted and not passed to the engine.
 WIRE_ONLY = frozenset({"wait", "ordering", "consistency", "timeout"})
@@ -122,4 +120,12 @@ def engine_method(engine: Any, operation_id: str) -> Optional[EngineMethod]:
         names = frozenset(inspect.signature(method).parameters)
     except (TypeError, ValueError):
         names = frozenset()
-    return EngineMethod(method, names)
+    # A wire parameter named like a Python keyword (`with`) is `with_` in the engine's signature.
+    escaped = {n[:-1]: n for n in names if n.endswith("_") and keyword.iskeyword(n[:-1])}
+    if not escaped:
+        return EngineMethod(method, names)
+
+    def call(**kwargs: Any) -> Any:
+        return method(**{escaped.get(k, k): v for k, v in kwargs.items()})
+
+    return EngineMethod(call, (names - set(escaped.values())) | set(escaped))

@@ -259,6 +259,7 @@ def _fill_payloads(spec: RpcSpec, data: Any, body: Any) -> None:
 
 
 REST_MODELS.update({
+    "qdrant.CollectionClusterInfoResponse": "CollectionClusterInfo",
     "qdrant.ListCollectionsResponse": "CollectionsResponse",
     "qdrant.ListAliasesResponse": "CollectionsAliasesResponse",
     "qdrant.ScrollResponse": "ScrollResult",
@@ -307,6 +308,7 @@ _TABLE: List[RpcSpec] = [
     RpcSpec("get_collections", _C, "List", cpb.ListCollectionsRequest, cpb.ListCollectionsResponse, "self", M.CollectionsResponse),
     RpcSpec("collection_exists", _C, "CollectionExists", cpb.CollectionExistsRequest, cpb.CollectionExistsResponse, "result", M.CollectionExistence),
     RpcSpec("get_collection", _C, "Get", cpb.GetCollectionInfoRequest, cpb.GetCollectionInfoResponse, "result", M.CollectionInfo),
+    RpcSpec("collection_cluster_info", _C, "CollectionClusterInfo", cpb.CollectionClusterInfoRequest, cpb.CollectionClusterInfoResponse, "self", M.CollectionClusterInfo),
     RpcSpec("create_collection", _C, "Create", cpb.CreateCollection, cpb.CollectionOperationResponse, "bool"),
     RpcSpec("update_collection", _C, "Update", cpb.UpdateCollection, cpb.CollectionOperationResponse, "bool"),
     RpcSpec("delete_collection", _C, "Delete", cpb.DeleteCollection, cpb.CollectionOperationResponse, "bool"),
@@ -363,7 +365,6 @@ BY_PATH: Dict[str, RpcSpec] = {spec.path: spec for spec in _TABLE}
 
 # rpcs of Qdrant's public services whose messages this package does not convert (cluster-only).
 NOT_CONVERTED: Dict[str, str] = {
-    "collection_cluster_info": f"/{_C}/CollectionClusterInfo",
     "update_collection_cluster": f"/{_C}/UpdateCollectionClusterSetup",
     "create_shard_key": f"/{_C}/CreateShardKey",
     "delete_shard_key": f"/{_C}/DeleteShardKey",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import keyword
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -42,6 +43,8 @@ class LocalTransport:
     def call(self, operation_id: str, **params: Any) -> Any:
         for name in _WIRE_ONLY:
             params.pop(name, None)
+        for name in [n for n in params if keyword.iskeyword(n)]:
+            params[name + "_"] = params.pop(name)   # the wire's `with` is the engine's `with_`
         method = getattr(self._engine, operation_id)
         with map_engine_errors():
             return method(**params)
