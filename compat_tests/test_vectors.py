@@ -166,3 +166,149 @@ def test_datatypes_shrink_the_stored_matrix():
     answers = [[p.id for p in engine.query_points(dt, models.QueryRequest(query=q, limit=5)).points]
                for dt in ("float32", "float16", "uint8")]
     assert answers[0] == answers[1] == answers[2]
+
+
+# -- several named vectors, missing ones, vector operations ------------------------------------------
+def make_mixed(client):
+    client.create_collection(
+        "m",
+        vectors_config={"img": models.VectorParams(size=2, distance="Dot"),
+                        "txt": models.VectorParams(size=3, distance="Euclid", datatype="float16")},
+        sparse_vectors_config={"kw": models.SparseVectorParams()},
+    )
+    client.upsert("m", points=[
+        models.PointStruct(id=1, vector={"img": [1, 0], "txt": [0, 0, 1], "kw": sv([1], [1.0])}, payload={"g": "a"}),
+        models.PointStruct(id=2, vector={"img": [0, 1]}, payload={"g": "b"}),
+        models.PointStruct(id=3, vector={"kw": sv([1, 2], [2.0, 1.0])}, payload={"g": "a"}),
+        models.PointStruct(id=4, vector={}, payload={"g": "b"}),
+    ])
+
+
+def vectors_of(client, ids):
+    return {r.id: r.vector for r in client.retrieve("m", ids=ids, with_vectors=True)}
+
+
+def test_named_vectors_with_missing_ones(client):
+    make_mixed(client)
+    got = vectors_of(client, [1, 2, 3, 4])
+    assert got[1] == {"img": [1.0, 0.0], "txt": [0.0, 0.0, 1.0], "kw": sv([1], [1.0])}
+    assert got[2] == {"img": [0.0, 1.0]} and got[3] == {"kw": sv([1, 2], [2.0, 1.0])} and got[4] == {}
+    only = client.retrieve("m", ids=[1], with_vectors=["kw"])[0].vector
+    assert only == {"kw": sv([1], [1.0])}
+    assert [h.id for h in client.query_points("m", query=[1, 1], using="img").points] == [1, 2] or \
+        {h.id for h in client.query_points("m", query=[1, 1], using="img").points} == {1, 2}
+    assert [h.id for h in client.query_points("m", query=sv([2], [1.0]), using="kw").points] == [3]
+    flt = models.Filter(must=[models.HasVectorCondition(has_vector="txt")])
+    assert client.count("m", count_filter=flt).count == 1
+
+
+def test_update_vectors_keeps_the_others(client):
+    make_mixed(client)
+    client.update_vectors("m", points=[
+        models.PointVectors(id=2, vector={"txt": [1, 1, 1], "kw": sv([5], [1.0])}),
+        models.PointVectors(id=4, vector={"img": np.array([2.0, 2.0])}),
+    ])
+    got = vectors_of(client, [2, 4])
+    assert got[2] == {"img": [0.0, 1.0], "txt": [1.0, 1.0, 1.0], "kw": sv([5], [1.0])}
+    assert got[4] == {"img": [2.0, 2.0]}
+    assert client.retrieve("m", ids=[2])[0].payload == {"g": "b"}
+    assert [h.id for h in client.query_points("m", query=sv([5], [1.0]), using="kw").points] == [2]
+    assert client.query_points("m", query=[1, 1], using="img").points[0].id == 4
+
+
+def test_update_vectors_with_update_filter(client):
+    make_mixed(client)
+    only_a = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchValue(value="a"))])
+    client.update_vectors("m", points=[models.PointVectors(id=2, vector={"img": [5, 5]}),
+                                       models.PointVectors(id=3, vector={"img": [7, 7]})], update_filter=only_a)
+    got = vectors_of(client, [2, 3])
+    assert got[2]["img"] == [0.0, 1.0]          # g == "b": left alone
+    assert got[3]["img"] == [7.0, 7.0]
+
+
+def test_update_vectors_errors(client):
+    make_mixed(client)
+    with pytest.raises(NotFoundError, match="No point with id 99 found"):
+        client.update_vectors("m", points=[models.PointVectors(id=1, vector={"img": [9, 9]}),
+                                           models.PointVectors(id=99, vector={"img": [1, 1]})])
+    assert vectors_of(client, [1])[1]["img"] == [1.0, 0.0]   # nothing written
+    with pytest.raises(BadRequestError, match="Vector dimension error: expected dim: 2, got 3"):
+        client.update_vectors("m", points=[models.PointVectors(id=1, vector={"img": [1, 2, 3]})])
+    with pytest.raises(BadRequestError, match="Not existing vector name error: nope"):
+        client.update_vectors("m", points=[models.PointVectors(id=1, vector={"nope": [1, 2]})])
+
+
+def test_delete_vectors(client):
+    make_mixed(client)
+    client.delete_vectors("m", vectors=["img", "kw"], points=[1])
+    assert vectors_of(client, [1])[1] == {"txt": [0.0, 0.0, 1.0]}
+    assert [h.id for h in client.query_points("m", query=[1, 1], using="img").points] == [2]
+    by_group = models.Filter(must=[models.FieldCondition(key="g", match=models.MatchValue(value="a"))])
+    client.delete_vectors("m", vectors=["kw"], points=by_group)
+    assert client.query_points("m", query=sv([1, 2], [1.0, 1.0]), using="kw").points == []
+    assert client.count("m").count == 4                      # the points stay
+    with pytest.raises(BadRequestError, match="Not existing vector name error: nope"):
+        client.delete_vectors("m", vectors=["nope"], points=[2])
+    with pytest.raises(NotFoundError):
+        client.delete_vectors("m", vectors=["img"], points=[98])
+
+
+def test_create_and_delete_vector_name(client):
+    make_mixed(client)
+    client.create_vector_name("m", "extra", models.DenseVectorNameConfig(
+        dense=models.DenseVectorConfig(size=2, distance="Cosine")))
+    client.create_vector_name("m", "extra", models.DenseVectorNameConfig(     # same again: a no-op
+        dense=models.DenseVectorConfig(size=2, distance="Cosine")))
+    with pytest.raises(BadRequestError):
+        client.create_vector_name("m", "extra", models.DenseVectorNameConfig(
+            dense=models.DenseVectorConfig(size=3, distance="Cosine")))
+    client.create_vector_name("m", "kw2", models.SparseVectorNameConfig(
+        sparse=models.SparseVectorConfig(modifier=models.Modifier.IDF)))
+    params = client.get_collection("m").config.params
+    assert params.vectors["extra"].size == 2 and params.sparse_vectors["kw2"].modifier == models.Modifier.IDF
+    assert vectors_of(client, [1])[1].keys() == {"img", "txt", "kw"}       # existing points lack it
+    client.update_vectors("m", points=[models.PointVectors(id=4, vector={"extra": [3, 4], "kw2": sv([1], [1.0])})])
+    assert client.query_points("m", query=[3, 4], using="extra").points[0].id == 4
+    assert client.query_points("m", query=[3, 4], using="extra").points[0].score == pytest.approx(1.0)
+
+    client.delete_vector_name("m", "img")
+    client.delete_vector_name("m", "kw")
+    client.delete_vector_name("m", "never-existed")                       # a no-op
+    params = client.get_collection("m").config.params
+    assert set(params.vectors) == {"txt", "extra"} and set(params.sparse_vectors) == {"kw2"}
+    assert vectors_of(client, [1, 2]) == {1: {"txt": [0.0, 0.0, 1.0]}, 2: {}}
+    with pytest.raises(BadRequestError, match="Not existing vector name error: img"):
+        client.query_points("m", query=[1, 1], using="img")
+    # a new vector of the same name starts empty
+    client.create_vector_name("m", "img", models.DenseVectorNameConfig(
+        dense=models.DenseVectorConfig(size=4, distance="Dot")))
+    assert client.query_points("m", query=[1, 1, 1, 1], using="img").points == []
+
+
+# -- persistence ---------------------------------------------------------------------------------------
+def _answers(client):
+    return (
+        [(h.id, round(h.score, 5)) for h in client.query_points("m", query=sv([1, 2], [1.0, 1.0]), using="kw").points],
+        [(h.id, round(h.score, 5)) for h in client.query_points("m", query=[1, 2, 3], using="txt").points],
+        {r.id: r.vector for r in client.scroll("m", with_vectors=True, limit=100)[0]},
+    )
+
+
+def test_vectors_survive_reopen(path_client_factory):
+    client = path_client_factory.open()
+    make_mixed(client)
+    client.update_vectors("m", points=[models.PointVectors(id=2, vector={"txt": [1, 1, 1], "kw": sv([2], [3.0])})])
+    client.delete_vectors("m", vectors=["img"], points=[1])
+    client.create_vector_name("m", "extra", models.SparseVectorNameConfig(sparse=models.SparseVectorConfig()))
+    client.update_vectors("m", points=[models.PointVectors(id=4, vector={"extra": sv([9], [1.0])})])
+    client.delete_vector_name("m", "img")
+    before = _answers(client)
+    client.close()
+    client = path_client_factory.open()
+    assert _answers(client) == before
+    assert client.get_collection("m").config.params.sparse_vectors.keys() == {"kw", "extra"}
+    # a recreated name of another size never sees the old rows
+    client.create_vector_name("m", "img", models.DenseVectorNameConfig(dense=models.DenseVectorConfig(size=3, distance="Dot")))
+    client.close()
+    client = path_client_factory.open()
+    assert client.query_points("m", query=[1, 1, 1], using="img").points == []

@@ -391,13 +391,125 @@ class Collection:
                 raise
             self._versions[offsets] = op_id
 
-    def _record(self, off: int) -> PointRecord:
+    def _record(self, off: int, drop: Iterable[str] = ()) -> PointRecord:
+        """The whole point at ``off`` as storage writes it (without the vectors named in ``drop``)."""
         vectors = {name: vec.data[off].copy() for name, vec in self._dense.items() if vec.get(off) is not None}
         for name, store in self._others.items():
             value = store.raw(off)
             if value is not None:
                 vectors[name] = SparseVec(*value) if isinstance(value, tuple) else value
+        for name in drop:
+            vectors.pop(name, None)
         return PointRecord(off, self._ext_ids[off], self._payloads.get(off), vectors)
+
+    # -- vector writes: update_vectors, delete_vectors, vector names ----------------------------
+    def _check_ids_exist(self, ids: Iterable) -> None:
+        for pid in ids:
+            if pid not in self._id_to_offset:
+                raise NotFound(f"Not found: No point with id {pid} found")
+
+    def _after_vectors_changed(self, offsets: np.ndarray, op_id: int) -> None:
+        self._versions[offsets] = op_id
+        self.invalidate_search_caches()              # has_vector filters may answer differently
+        self._indexes.after_upsert(offsets, self._size)   # graphs follow present/absent vectors
+        quant = getattr(self, "_quant", None)
+        if quant is not None:
+            quant.after_upsert(offsets, self._size)
+        self.checkpoint_if_needed()
+
+    def update_vectors(self, points: list, update_filter: Any, op_id: int) -> None:
+        """Replace the given vectors of existing points; their other vectors and payload stay.
+
+        Every id must exist (404 otherwise, and nothing is written: the same deliberate
+        difference as payload writes, docs/engine.md); with ``update_filter`` the points that
+        do not match it are left alone.
+        """
+        if not points:
+            raise BadRequest("Wrong input: must specify points to update")
+        structs = [models.PointStruct.model_construct(id=p.id, vector=p.vector, payload=None) for p in points]
+        batch = parse_points(models.PointsList.model_construct(points=structs), self._dims())
+        with self._lock:
+            self._check_ids_exist(batch.ids)
+            offsets = np.fromiter((self._id_to_offset[pid] for pid in batch.ids), dtype=np.int64, count=len(batch.ids))
+            keep = np.ones(len(offsets), dtype=bool)
+            if update_filter is not None:
+                keep = self._matching_mask(update_filter)[offsets]
+            dense = {}
+            for name, (rows, matrix) in batch.dense.items():
+                sel = keep[rows]
+                dense[name] = (offsets[rows[sel]], self._dense[name].prepare(matrix[sel]))
+            others = {}
+            for name, (rows, items) in {**batch.sparse, **batch.multi}.items():
+                sel = np.flatnonzero(keep[rows])
+                others[name] = (offsets[rows[sel]], [items[i] for i in sel.tolist()])
+            touched = np.unique(np.concatenate([o for o, _ in (*dense.values(), *others.values())] or [np.zeros(0, np.int64)]))
+            if len(touched) == 0:
+                return
+            if self._store.persistent:
+                records = {off: self._record(off) for off in touched.tolist()}
+                for name, (offs, matrix) in dense.items():
+                    for off, row in zip(offs.tolist(), matrix):
+                        records[off].vectors[name] = row
+                for name, (offs, items) in others.items():
+                    for off, item in zip(offs.tolist(), items):
+                        records[off].vectors[name] = SparseVec(*item) if isinstance(item, tuple) else item
+                self._store.write(list(records.values()), [])
+            for name, (offs, matrix) in dense.items():
+                self._dense[name].set_rows(offs, matrix)
+            for name, (offs, items) in others.items():
+                self._others[name].set_rows(offs, items)
+            self._after_vectors_changed(touched, op_id)
+
+    def delete_vectors(self, selector: Any, names: list[str], op_id: int) -> None:
+        """Remove the named vectors from the selected points (named ids must exist)."""
+        names = list(dict.fromkeys(names or []))
+        if not names:
+            raise BadRequest("Wrong input: must specify vector names to delete")
+        with self._lock:
+            if getattr(selector, "points", None) is not None:
+                self._check_ids_exist(normalize_id(i) for i in selector.points)
+            stores = [self.vector_store(name) for name in names]
+            offsets = self.offsets_for_selector(selector)
+            if len(offsets) == 0:
+                return
+            if self._store.persistent:
+                self._store.write([self._record(off, drop=names) for off in offsets.tolist()], [])
+            for store in stores:
+                store.clear(offsets)
+            self._after_vectors_changed(offsets, op_id)
+
+    def add_vector_name(self, name: str) -> None:
+        """A vector name was added to ``self.config`` (create_vector_name): make its empty store."""
+        with self._lock:
+            if name in self.sparse_params():
+                store = self._others[name] = _sparse_store(self.sparse_params()[name])
+            elif name in self.multivector_params():
+                store = self._others[name] = _multi_store(self.multivector_params()[name])
+            else:
+                params = self.vector_params()[name]
+                store = self._dense[name] = DenseVectors(
+                    params.size, _enum_value(params.distance), datatype=_enum_value(params.datatype) or "float32")
+            store.reserve(len(self._alive))
+            self.reconfigure_indexes()
+            self.invalidate_search_caches()
+
+    def drop_vector_name(self, name: str) -> None:
+        """Remove vector name ``name`` and its vectors from every point (the engine updates the
+        config); stored points are rewritten without it so a later name of the same spelling
+        never sees old vectors."""
+        with self._lock:
+            store = self.vector_store(name)
+            offsets = np.flatnonzero(store.present_mask(self._size) & self._alive[: self._size])
+            if self._store.persistent and len(offsets):
+                self._store.write([self._record(off, drop=[name]) for off in offsets.tolist()], [])
+            store.clear(offsets)
+            if name in self._dense:
+                self._indexes.drop(name)
+                del self._dense[name]            # in place: the graphs and codes share this dict
+            else:
+                del self._others[name]
+            self.reconfigure_indexes()
+            self.invalidate_search_caches()
 
     # -- reads ----------------------------------------------------------------------------------------
     def count(self, flt: Any) -> int:
@@ -652,6 +764,11 @@ def _sparse_store(params: Any) -> SparseVectors:
         datatype=datatype,
         full_scan_threshold=getattr(index, "full_scan_threshold", None),
     )
+
+
+def _multi_store(params: Any) -> Any:
+    from .multivector import MultiVectors
+    return MultiVectors(params.size, _enum_value(params.distance), datatype=_enum_value(params.datatype) or "float32")
 
 
 def _load_other(store: Any, values: dict) -> None:

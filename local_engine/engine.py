@@ -305,6 +305,99 @@ class Engine(SnapshotOperations):
         collection.update_payloads(body, op_id, lambda store, off: store.clear(off))
         return self._update_result(op_id)
 
+    # -- vectors of points, vector names (docs/vectors.md) ------------------------------------------------
+    def update_vectors(self, collection_name: str, body: models.UpdateVectors) -> models.UpdateResult:
+        collection = self._get(collection_name)
+        op_id = self._next_op()
+        collection.update_vectors(list(body.points or []), body.update_filter, op_id)
+        return self._update_result(op_id)
+
+    def delete_vectors(self, collection_name: str, body: models.DeleteVectors) -> models.UpdateResult:
+        collection = self._get(collection_name)
+        if body.points is None and body.filter is None:
+            raise BadRequest("Wrong input: delete_vectors needs `points` or `filter`")
+        op_id = self._next_op()
+        collection.delete_vectors(body, list(body.vector or []), op_id)
+        return self._update_result(op_id)
+
+    def create_vector_name(self, collection_name: str, vector_name: str, body: Any) -> models.UpdateResult:
+        """Add a dense (``{"dense": {...}}``) or sparse (``{"sparse": {...}}``) vector name; the same
+        name with the same config again is a no-op, as in Qdrant."""
+        collection = self._get(collection_name)
+        _check_vector_name(vector_name)
+        with collection._lock:
+            cfg = collection.config.model_dump(mode="json", exclude_none=True)
+            params = cfg["params"]
+            vectors = params.get("vectors")
+            dense = {"": vectors} if isinstance(vectors, dict) and "size" in vectors else dict(vectors or {})
+            sparse = dict(params.get("sparse_vectors") or {})
+            if getattr(body, "dense", None) is not None:
+                new = _dump(body.dense)
+                size = new.get("size")
+                if not isinstance(size, int) or not 1 <= size <= 65536:
+                    raise BadRequest(f"Wrong input: Vector size {size} is invalid. Must be from 1 to 65536.")
+                _check_vector_params(models.VectorParams.model_validate(new))
+                if vector_name in sparse:
+                    raise BadRequest(f"Wrong input: Vector {vector_name} already exists as a sparse vector")
+                existing = dense.get(vector_name)
+                if existing is not None:
+                    same = all(existing.get(k) == new.get(k) for k in ("size", "distance", "multivector_config", "datatype")
+                               if not (k == "datatype" and existing.get(k, "float32") == new.get(k, "float32")))
+                    if not same:
+                        raise BadRequest(f"Wrong input: Vector {vector_name} already exists with a different configuration")
+                    return self._update_result(self._next_op())
+                dense[vector_name] = new
+                params["vectors"] = dense
+            elif getattr(body, "sparse", None) is not None:
+                new = _check_sparse_params({vector_name: models.SparseVectorParams(
+                    modifier=body.sparse.modifier,
+                    index=models.SparseIndexParams(datatype=body.sparse.datatype) if body.sparse.datatype else None,
+                )}, dense)[vector_name]
+                existing = sparse.get(vector_name)
+                if existing is not None:
+                    if (existing.get("modifier") or "none") != (new.get("modifier") or "none"):
+                        raise BadRequest(f"Wrong input: Sparse vector {vector_name} already exists with a different configuration")
+                    return self._update_result(self._next_op())
+                sparse[vector_name] = new
+                params["sparse_vectors"] = sparse
+            else:
+                raise BadRequest("Wrong input: a vector name config needs `dense` or `sparse`")
+            self._replace_config(collection, models.CollectionConfig.model_validate(cfg))
+            collection.add_vector_name(vector_name)
+        return self._update_result(self._next_op())
+
+    def delete_vector_name(self, collection_name: str, vector_name: str) -> models.UpdateResult:
+        """Remove a vector name and its vectors; an unknown name is a no-op, as in Qdrant."""
+        collection = self._get(collection_name)
+        with collection._lock:
+            cfg = collection.config.model_dump(mode="json", exclude_none=True)
+            params = cfg["params"]
+            vectors = params.get("vectors")
+            sparse = dict(params.get("sparse_vectors") or {})
+            if isinstance(vectors, dict) and "size" in vectors:
+                if vector_name == "":
+                    raise BadRequest("Wrong input: Cannot delete the unnamed vector when it is the only dense vector in the collection")
+                return self._update_result(self._next_op())
+            if vector_name in (vectors or {}):
+                params["vectors"] = {k: v for k, v in vectors.items() if k != vector_name}
+            elif vector_name in sparse:
+                del sparse[vector_name]
+                params["sparse_vectors"] = sparse or None
+            else:
+                return self._update_result(self._next_op())
+            collection.drop_vector_name(vector_name)
+            self._replace_config(collection, models.CollectionConfig.model_validate(cfg))
+        return self._update_result(self._next_op())
+
+    def _replace_config(self, collection: Collection, config: models.CollectionConfig) -> None:
+        old = collection.config
+        collection.config = config
+        try:
+            self._persist_config(collection)
+        except BaseException:
+            collection.config = old
+            raise
+
     def create_field_index(self, collection_name: str, body: models.CreateFieldIndex) -> models.UpdateResult:
         collection = self._get(collection_name)
         if body.field_schema is None:
@@ -427,15 +520,7 @@ def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
     vectors = body.vectors
     params_list = list(vectors.values()) if isinstance(vectors, dict) else ([vectors] if vectors is not None else [])
     for p in params_list:
-        if p.size is None or p.size < 1:
-            raise BadRequest("Wrong input: vector size must be at least 1")
-        if p.multivector_config is not None:
-            raise Unsupported("Multivectors are not supported yet by the built-in engine (multivector_config)")
-        if p.quantization_config is not None:
-            _reject_quantization(p.quantization_config)
-        datatype = getattr(p.datatype, "value", p.datatype)
-        if datatype not in (None, "float32", "float16", "uint8"):
-            raise Unsupported(f"Vector datatype `{datatype}` is not supported yet by the built-in engine")
+        _check_vector_params(p)
     if body.sharding_method is not None and getattr(body.sharding_method, "value", body.sharding_method) == "custom":
         raise Unsupported("Custom sharding is cluster-only; the built-in engine has one shard")
     params = dict(
@@ -459,6 +544,29 @@ def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
         metadata=dict(body.metadata) if body.metadata else None,
     )
     return models.CollectionConfig.model_validate(cfg)
+
+
+def _check_vector_params(p: models.VectorParams) -> None:
+    if p.size is None or p.size < 1:
+        raise BadRequest("Wrong input: vector size must be at least 1")
+    if p.multivector_config is not None:
+        raise Unsupported("Multivectors are not supported yet by the built-in engine (multivector_config)")
+    if p.quantization_config is not None:
+        _reject_quantization(p.quantization_config)
+    datatype = getattr(p.datatype, "value", p.datatype)
+    if datatype not in (None, "float32", "float16", "uint8"):
+        raise Unsupported(f"Vector datatype `{datatype}` is not supported yet by the built-in engine")
+
+
+def _check_vector_name(name: str) -> None:
+    """Qdrant keeps a vector in a directory named after it: the same rules as its server."""
+    if len(name.encode()) > 200:
+        raise BadRequest(f"Wrong input: Invalid vector name `{name}`: must be at most 200 bytes long")
+    for char in "<>:\"/\\|?*\0":
+        if char in name:
+            raise BadRequest(f"Wrong input: Invalid vector name `{name}`: cannot contain {char!r} char")
+    if name in (".", ".."):
+        raise BadRequest(f"Wrong input: Invalid vector name `{name}`")
 
 
 def _check_sparse_params(sparse: dict, vectors: Any) -> dict:

@@ -421,6 +421,86 @@ class QdrantClient:
             "clear_payload", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
         )
 
+    # -- vectors of existing points, and vector names (docs/vectors.md) ---------------------------
+    def update_vectors(
+        self,
+        collection_name: str,
+        points: Sequence[models.PointVectors],
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        update_filter: Optional[models.Filter] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Replace the given named vectors of existing points; their other vectors stay.
+        With ``update_filter``, only points matching it are changed."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.UpdateVectors(
+                points=[_point_vectors(p) for p in points],
+                update_filter=inp.coerce(models.Filter, update_filter),
+            )
+        return self._call(
+            "update_vectors", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
+        )
+
+    def delete_vectors(
+        self,
+        collection_name: str,
+        vectors: Sequence[str],
+        points: models.PointsSelector,
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Remove the named vectors from the selected points (ids or filter); the points stay."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.DeleteVectors(vector=list(vectors), **inp.selector_fields(points))
+        return self._call(
+            "delete_vectors", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
+        )
+
+    def create_vector_name(
+        self,
+        collection_name: str,
+        vector_name: str,
+        vector_name_config: Union[models.DenseVectorNameConfig, models.SparseVectorNameConfig],
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Add a dense or sparse vector name to a live collection (existing points lack it)."""
+        inp.check_no_kwargs(kwargs)
+        with map_validation_errors():
+            body = inp.coerce(models.VectorNameConfig, vector_name_config)
+        return self._call(
+            "create_vector_name", collection_name=collection_name, vector_name=vector_name, body=body, wait=wait,
+            ordering=ordering, timeout=timeout,
+        )
+
+    def delete_vector_name(
+        self,
+        collection_name: str,
+        vector_name: str,
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.UpdateResult:
+        """Remove a vector name and its vectors from every point (no error if it does not exist)."""
+        inp.check_no_kwargs(kwargs)
+        return self._call(
+            "delete_vector_name", collection_name=collection_name, vector_name=vector_name, wait=wait,
+            ordering=ordering, timeout=timeout,
+        )
+
     def create_payload_index(
         self,
         collection_name: str,
@@ -721,6 +801,14 @@ def _plain_mapping(mapping: Any) -> Any:
     if mapping is None:
         return None
     return {name: inp.plain(value) for name, value in mapping.items()}
+
+
+def _point_vectors(point: Any) -> models.PointVectors:
+    """A ``PointVectors`` with numpy vectors as lists (dict / official model / ours)."""
+    point = inp.plain(point)
+    if isinstance(point, dict):
+        point = models.PointVectors.model_validate({**point, "vector": inp.vector(point.get("vector"))})
+    return models.PointVectors.model_construct(id=inp.point_id(point.id), vector=inp.vector(point.vector))
 
 
 def _no_shard_key(shard_key_selector: Any) -> None:

@@ -198,6 +198,14 @@ class VectorIndexes:
             if name not in self.graphs:
                 self._maybe_build(name, size)
 
+    def drop(self, name: str) -> None:
+        """Vector name ``name`` was deleted: forget its graph (its saved blobs go at the next save)."""
+        self.join()
+        if self.graphs.pop(name, None) is not None:
+            self._dropped.add(name)
+        self._pending.discard(name)
+        self._dirty.discard(name)
+
     # -- building ---------------------------------------------------------------------------------
     def wants_graph(self, name: str, size: int) -> bool:
         settings = self.settings.get(name)
