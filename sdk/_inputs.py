@@ -150,7 +150,8 @@ def query_input(query: Any) -> Any:
         if query and isinstance(query[0], np.ndarray):
             return [q.tolist() for q in query]
         return query
-    return coerce(models.Query, query) if _is_foreign_model(query) or isinstance(query, dict) else query
+    # QueryInterface = VectorInput | Query: a foreign SparseVector/Document is a vector input too
+    return coerce(models.QueryInterface, query) if _is_foreign_model(query) or isinstance(query, dict) else query
 
 
 # -- points --------------------------------------------------------------------------------------
