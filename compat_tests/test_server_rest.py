@@ -199,25 +199,31 @@ def test_get_point_by_id(client, http):
 
 
 def test_unimplemented_operations_are_501_naming_the_operation(client, http):
-    with pytest.raises(sdk.UnsupportedOperationError, match="cluster_status") as info:
-        client._transport.call("cluster_status")
+    with pytest.raises(sdk.UnsupportedOperationError, match="telemetry") as info:
+        client._transport.call("telemetry")
     assert info.value.status_code == 501
     from local_engine import Engine
+    from local_engine.engine_service import _CLUSTER_ONLY
 
     engine = Engine()
+    client.create_collection("c", vectors_config=_vp())
     dummy = {"collection_name": "c", "shard_id": "0", "snapshot_name": "s.snapshot", "vector_name": "v",
              "field_name": "f", "peer_id": "1", "id": "1"}
     checked = 0
     for operation_id, op in sorted(OPERATIONS.items()):
-        if hasattr(engine, operation_id) or operation_id in ("root", "healthz", "livez", "readyz"):
+        if operation_id in ("root", "healthz", "livez", "readyz"):
             continue
+        if hasattr(engine, operation_id):
+            # cluster-only operations the engine refuses itself (a body must parse first)
+            if operation_id not in _CLUSTER_ONLY or op.body_model is not None:
+                continue
         path = op.path.format(**{name: dummy[name] for name in op.path_params})
         content = None if op.body_model in (None, "multipart") else b"{}"
         answer = http.request(op.method, path, content=content)
         assert answer.status_code == 501, (operation_id, answer.status_code, answer.text)
         assert f"`{operation_id}`" in answer.json()["status"]["error"], operation_id
         checked += 1
-    assert checked >= 20
+    assert checked >= 15
 
 
 def test_engine_unsupported_variants_are_501(client):
@@ -393,7 +399,7 @@ def test_every_json_body_parses_with_the_official_models(client, http):
         snap = c.create_snapshot("p")
         c.list_snapshots("p")
         c.delete_snapshot("p", snap.name)
-    for call in (lambda: c.get_collection("missing"), lambda: c._transport.call("cluster_status"),
+    for call in (lambda: c.get_collection("missing"), lambda: c._transport.call("telemetry"),
                  lambda: c.upsert("p", points=[models.PointStruct(id=1, vector={"img": [1.0]})])):
         with pytest.raises(sdk.ApiError):
             call()

@@ -60,6 +60,10 @@ class AsyncQdrantClient:
         headers: Optional[dict[str, str]] = None,
         **kwargs: Any,
     ) -> None:
+        self._init_options = {
+            k: v for k, v in locals().items() if k not in ("self", "kwargs") and not k.startswith("_")
+        }
+        self._init_options.update(kwargs)
         transport_options = {k: kwargs.pop(k) for k in ("http2", "retries", "retry_writes") if k in kwargs}
         inp.check_no_kwargs(kwargs)
         self._location = resolve_location(
@@ -768,6 +772,160 @@ class AsyncQdrantClient:
             priority=priority, checksum=checksum, wait=wait,
         )
 
+    # -- service and cluster ----------------------------------------------------------------------
+    # Against a server these are Qdrant's own endpoints. The built-in engine answers as one Qdrant
+    # node without distributed mode; the cluster-only ones raise UnsupportedOperationError naming
+    # the operation (docs/query.md lists them).
+    async def info(self) -> models.VersionInfo:
+        """Name and version of the server (or of the built-in engine)."""
+        return await self._call("root")
+
+    async def cluster_status(self) -> models.ClusterStatus:
+        """Cluster state; ``status="disabled"`` for a single node such as the built-in engine."""
+        return await self._call("cluster_status")
+
+    async def collection_cluster_info(self, collection_name: str) -> models.CollectionClusterInfo:
+        """Shards of a collection and where they live (the built-in engine has one local shard)."""
+        return await self._call("collection_cluster_info", collection_name=collection_name)
+
+    async def get_optimizations(
+        self,
+        collection_name: str,
+        completed_limit: Optional[int] = None,
+        with_: Union[str, Sequence[str], None] = None,
+        **kwargs: Any,
+    ) -> models.OptimizationsResponse:
+        """Running (and with ``with_``, queued/completed) optimizations of a collection."""
+        inp.check_no_kwargs(kwargs)
+        if with_ is not None and not isinstance(with_, str):
+            with_ = ",".join(with_)
+        return await self._call(
+            "get_optimizations", collection_name=collection_name, completed_limit=completed_limit, **{"with": with_}
+        )
+
+    async def cluster_collection_update(
+        self, collection_name: str, cluster_operation: Any, timeout: Optional[int] = None, **kwargs: Any
+    ) -> bool:
+        """Move, replicate or drop shards, or manage shard keys (cluster-only)."""
+        inp.check_no_kwargs(kwargs)
+        with map_validation_errors():
+            body = inp.coerce(models.ClusterOperations, cluster_operation)
+        return await self._call("update_collection_cluster", collection_name=collection_name, body=body, timeout=timeout)
+
+    async def cluster_telemetry(
+        self, details_level: Optional[int] = None, timeout: Optional[int] = None, **kwargs: Any
+    ) -> models.DistributedTelemetryData:
+        """Telemetry of every peer of a cluster (cluster-only)."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("cluster_telemetry", details_level=details_level, timeout=timeout)
+
+    async def recover_current_peer(self) -> bool:
+        """Ask the cluster to re-sync this peer (cluster-only)."""
+        return await self._call("recover_current_peer")
+
+    async def remove_peer(
+        self, peer_id: int, force: Optional[bool] = None, timeout: Optional[int] = None, **kwargs: Any
+    ) -> bool:
+        """Remove a peer from the cluster (cluster-only)."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("remove_peer", peer_id=peer_id, force=force, timeout=timeout)
+
+    async def create_shard_key(
+        self,
+        collection_name: str,
+        shard_key: Union[int, str],
+        shards_number: Optional[int] = None,
+        replication_factor: Optional[int] = None,
+        placement: Optional[list[int]] = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Create a shard key of a custom-sharded collection (cluster-only)."""
+        inp.check_no_kwargs(kwargs)
+        with map_validation_errors():
+            body = models.CreateShardingKey(
+                shard_key=shard_key, shards_number=shards_number, replication_factor=replication_factor,
+                placement=placement,
+            )
+        return await self._call("create_shard_key", collection_name=collection_name, body=body)
+
+    async def delete_shard_key(self, collection_name: str, shard_key: Union[int, str], **kwargs: Any) -> bool:
+        """Delete a shard key and its shards (cluster-only)."""
+        inp.check_no_kwargs(kwargs)
+        with map_validation_errors():
+            body = models.DropShardingKey(shard_key=shard_key)
+        return await self._call("delete_shard_key", collection_name=collection_name, body=body)
+
+    async def list_shard_keys(self, collection_name: str, **kwargs: Any) -> models.ShardKeysResponse:
+        """Shard keys of a custom-sharded collection (cluster-only)."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("list_shard_keys", collection_name=collection_name)
+
+    async def create_shard_snapshot(
+        self, collection_name: str, shard_id: int, wait: bool = True, **kwargs: Any
+    ) -> Optional[models.SnapshotDescription]:
+        """Snapshot one shard (cluster-only here; use ``create_snapshot``)."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("create_shard_snapshot", collection_name=collection_name, shard_id=shard_id, wait=wait)
+
+    async def list_shard_snapshots(
+        self, collection_name: str, shard_id: int, **kwargs: Any
+    ) -> list[models.SnapshotDescription]:
+        """Snapshots of one shard (cluster-only here; use ``list_snapshots``)."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call("list_shard_snapshots", collection_name=collection_name, shard_id=shard_id)
+
+    async def delete_shard_snapshot(
+        self, collection_name: str, shard_id: int, snapshot_name: str, wait: bool = True, **kwargs: Any
+    ) -> Optional[bool]:
+        """Delete a shard snapshot (cluster-only here; use ``delete_snapshot``)."""
+        inp.check_no_kwargs(kwargs)
+        return await self._call(
+            "delete_shard_snapshot", collection_name=collection_name, shard_id=shard_id,
+            snapshot_name=snapshot_name, wait=wait,
+        )
+
+    async def recover_shard_snapshot(
+        self,
+        collection_name: str,
+        shard_id: int,
+        location: str,
+        api_key: Optional[str] = None,
+        checksum: Optional[str] = None,
+        priority: Optional[models.SnapshotPriority] = None,
+        wait: bool = True,
+        **kwargs: Any,
+    ) -> Optional[bool]:
+        """Restore one shard from a snapshot (cluster-only here; use ``recover_snapshot``)."""
+        inp.check_no_kwargs(kwargs)
+        with map_validation_errors():
+            body = models.ShardSnapshotRecover(location=location, priority=priority, checksum=checksum, api_key=api_key)
+        return await self._call(
+            "recover_shard_from_snapshot", collection_name=collection_name, shard_id=shard_id, body=body, wait=wait
+        )
+
+    async def migrate(
+        self,
+        dest_client: Any,
+        collection_names: Optional[list[str]] = None,
+        batch_size: int = 100,
+        recreate_on_collision: bool = False,
+    ) -> None:
+        """Copy collections (config, payload indexes, points) into ``dest_client``, which may be
+        any mode of this client or of the official one. A name that already exists there is an
+        error unless ``recreate_on_collision``; the copy is checked by counting points."""
+        await _migrate(self, dest_client, collection_names, batch_size, recreate_on_collision)
+
+    @property
+    def init_options(self) -> dict[str, Any]:
+        """The keyword arguments this client was created with."""
+        return dict(self._init_options)
+
+    async def get_embedding_size(self, model_name: str) -> int:
+        """Not available: qdrant-sdk has no fastembed integration; embed your texts yourself."""
+        raise UnsupportedOperationError(
+            f"get_embedding_size({model_name!r}): qdrant-sdk has no fastembed model integration"
+        )
+
     @staticmethod
     def _save_download(result: Any, target_path: Any) -> str:
         """Write a downloaded snapshot to ``target_path``. ``result`` is what the transport returned
@@ -786,6 +944,82 @@ class AsyncQdrantClient:
                 for chunk in result:
                     f.write(chunk)
         return target
+
+
+async def _migrate(source: Any, dest: Any, names: Optional[list[str]], batch_size: int, recreate: bool) -> None:
+    """``migrate``: config first, then payload indexes, then points in batches, then a count check.
+    Config parts travel as JSON-shaped dicts so ``dest`` may also be an official client."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if type(dest).__module__.split(".")[0] == "qdrant_client":
+        from qdrant_client import models as dest_models
+    else:
+        dest_models = models
+    if names is None:
+        names = [c.name for c in (await source.get_collections()).collections]
+    for name in names:
+        await source.get_collection(name)   # a missing source collection fails before anything is written
+        if await dest.collection_exists(name):
+            if not recreate:
+                raise ValueError(
+                    f"Collection `{name}` already exists in the destination; pass recreate_on_collision=True to replace it"
+                )
+            await dest.delete_collection(name)
+    for name in names:
+        info = await source.get_collection(name)
+        config, params = info.config, info.config.params
+
+        def dump(value: Any) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, Mapping):
+                return {k: dump(v) for k, v in value.items()}
+            return value.model_dump(mode="json", exclude_none=True)
+
+        def as_dest(value: Any) -> Any:   # a model of ours as the same-named model of dest's library
+            if value is None or dest_models is models or not hasattr(value, "model_dump"):
+                if isinstance(value, Mapping):
+                    return {k: as_dest(v) for k, v in value.items()}
+                return value   # plain vectors (lists) and scalars pass as they are
+            return getattr(dest_models, type(value).__name__).model_validate(dump(value))
+
+        await dest.create_collection(
+            name,
+            vectors_config=as_dest(params.vectors) if params.vectors is not None else {},
+            sparse_vectors_config=as_dest(params.sparse_vectors),
+            shard_number=params.shard_number,
+            replication_factor=params.replication_factor,
+            write_consistency_factor=params.write_consistency_factor,
+            on_disk_payload=params.on_disk_payload,
+            hnsw_config=dump(config.hnsw_config),
+            optimizers_config=dump(config.optimizer_config),
+            quantization_config=dump(config.quantization_config),
+            metadata=config.metadata,
+        )
+        for field, index in (info.payload_schema or {}).items():
+            schema = index.params if index.params is not None else index.data_type
+            await dest.create_payload_index(
+                name, field, field_schema=dump(schema) if hasattr(schema, "model_dump") else getattr(schema, "value", schema)
+            )
+        offset = None
+        while True:
+            records, offset = await source.scroll(
+                name, limit=batch_size, offset=offset, with_payload=True, with_vectors=True
+            )
+            if records:
+                points = [
+                    dest_models.PointStruct(
+                        id=r.id, vector=as_dest(r.vector) if r.vector is not None else {}, payload=r.payload
+                    )
+                    for r in records
+                ]
+                await dest.upsert(name, points=points, wait=True)
+            if offset is None:
+                break
+        want = (await source.count(name, exact=True)).count
+        got = (await dest.count(name, exact=True)).count
+        if want != got:
+            raise RuntimeError(f"migrate: collection `{name}` has {want} points here but {got} in the destination")
 
 
 def _vectors_config(config: Any) -> Any:
