@@ -32,6 +32,8 @@ from .ids import normalize_id
 from .index import IndexSettings, plan_search, resolve
 from .index.filter_cache import CachedFilter, FilterCache, filter_key
 from .index.maintainer import VectorIndexes
+from . import quantization
+from .quantization import VectorQuantization
 from .payload import PayloadStore
 from .points_input import PointBatch, parse_points
 from .storage.base import CollectionStore, LoadedPoints, PointRecord
@@ -72,6 +74,7 @@ class Collection:
             name: _sparse_store(params) for name, params in self.sparse_params().items()
         }
         self._indexes = VectorIndexes(self._dense, self._index_settings())
+        self._quant = VectorQuantization(self._dense, *self._quant_settings())
         self._last_plan = None                      # the planner's last decision (tests, benchmarks)
         self._filter_cache = FilterCache()
         # Reopen: saved graphs are read, verified and deserialised on a thread while the storage
@@ -104,6 +107,14 @@ class Collection:
         """The config changed (update_collection): graphs whose parameters changed are rebuilt."""
         with self._lock:
             self._indexes.reconfigure(self._index_settings(), self._size)
+            self._quant.reconfigure(*self._quant_settings(), self._size)
+
+    def _quant_settings(self) -> tuple[dict, dict]:
+        """(spec per vector name, indexing threshold KB per name): codes come with indexing."""
+        params = self.vector_params()
+        specs = {name: quantization.resolve(self.config, p) for name, p in params.items()}
+        kb = {name: s.indexing_kb for name, s in self._index_settings().items()}
+        return specs, kb
 
     def invalidate_search_caches(self) -> None:
         """Forget cached filter answers (call after anything that can change them)."""
@@ -231,6 +242,7 @@ class Collection:
         for vec in self._all_stores().values():
             vec.clear(dead)
         self._indexes.load(self._store, size, offsets, loaded.seqs)
+        self._quant.load(self._store, size, offsets, loaded.seqs)
         for field, schema in self.payload_schema.items():
             self._payloads.create_index(field, schema)
         self.invalidate_search_caches()
@@ -241,6 +253,7 @@ class Collection:
                 {name: (vec.data[: self._size], vec.present[: self._size]) for name, vec in self._dense.items()}
             )
             self._indexes.save(self._store, self._size)
+            self._quant.save(self._store, self._size)
 
     def close(self) -> None:
         with self._lock:
@@ -248,6 +261,7 @@ class Collection:
                 {name: (vec.data[: self._size], vec.present[: self._size]) for name, vec in self._dense.items()}
             )
             self._indexes.save(self._store, self._size, final=True)
+            self._quant.save(self._store, self._size, final=True)
             self._store.close()
 
     # -- filter context (local_engine.payload.FilterContext) ------------------------------------
@@ -347,6 +361,7 @@ class Collection:
         self._order_cache = None
         self.invalidate_search_caches()
         self._indexes.after_upsert(offsets, self._size)
+        self._quant.after_upsert(offsets, self._size)
         self.checkpoint_if_needed()
 
     def delete(self, selector: Any, op_id: int) -> None:
@@ -586,9 +601,16 @@ class Collection:
                 indexed_only=bool(getattr(params, "indexed_only", False)),
                 score_threshold=score_threshold,
                 graph_pending=indexes.is_pending(using),
+                quantized=self._quantized_search(using, params, offset + limit),
             )
             self._last_plan = plan
             return self._scored_points(plan.offsets[offset:], plan.scores[offset:], with_payload, with_vectors)
+
+    def _quantized_search(self, using: str, params: Any, needed: int) -> tuple | None:
+        """(codes, QuantSearch) when this search ranks candidates by codes (docs/quantization.md)."""
+        codes = self._quant.for_name(using)
+        options = quantization.search_options(self._quant.spec(using), params, needed) if codes is not None else None
+        return None if options is None else (codes, options)
 
     def _filtered(self, flt: Any, using: str, vec: DenseVectors, size: int) -> CachedFilter:
         """The points matching ``flt`` that hold vector ``using`` (cached until the next write)."""

@@ -24,6 +24,7 @@ import pydantic
 
 from sdk import models
 
+from . import quantization
 from .collection import Collection
 from .engine_snapshots import SnapshotOperations
 from .errors import AlreadyExists, BadRequest, NotFound, Unsupported
@@ -173,9 +174,15 @@ class Engine(SnapshotOperations):
                             continue
                         if key == "hnsw_config" and isinstance(target.get(key), dict):
                             value = {**target[key], **value}  # a diff: fields not given keep their value
+                        if key == "quantization_config":
+                            _reject_quantization(value)
+                            if _quantization_dump(value) is None:     # Disabled: the collection's applies
+                                target.pop(key, None)
+                                continue
                         target[key] = value
             if body.quantization_config is not None:
-                _reject_quantization(body.quantization_config)
+                _reject_quantization(body.quantization_config)   # validates; Disabled drops the codes
+                cfg["quantization_config"] = _quantization_dump(body.quantization_config)
             if body.sparse_vectors is not None:
                 raise Unsupported("Sparse vectors are not supported yet by the built-in engine (update_collection.sparse_vectors)")
             if body.strict_mode_config is not None:
@@ -509,9 +516,15 @@ def _check_name(name: str) -> None:
 
 
 def _reject_quantization(config: Any) -> None:
-    if type(config).__name__ == "Disabled" or config == "Disabled":
-        return
-    raise Unsupported("Quantization is not supported yet by the built-in engine (quantization_config)")
+    """Validate a quantization config (BadRequest for bad values, e.g. quantile outside 0.5..1)."""
+    quantization.parse(config)
+
+
+def _quantization_dump(config: Any) -> Any:
+    """The config as stored and reported (as given, unset fields omitted); None for Disabled."""
+    if config is None or type(config).__name__ == "Disabled" or getattr(config, "value", config) == "Disabled":
+        return None
+    return _dump(config)
 
 
 def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
@@ -539,7 +552,7 @@ def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
         hnsw_config=_merge(_DEFAULT_HNSW, body.hnsw_config),
         optimizer_config=_merge(_DEFAULT_OPTIMIZERS, body.optimizers_config),
         wal_config=_merge(_DEFAULT_WAL, body.wal_config),
-        quantization_config=None,
+        quantization_config=_quantization_dump(body.quantization_config),
         strict_mode_config=_dump(body.strict_mode_config) if body.strict_mode_config is not None else {"enabled": False},
         metadata=dict(body.metadata) if body.metadata else None,
     )

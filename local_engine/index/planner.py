@@ -18,6 +18,12 @@ Rules (docs/indexing.md tells the story, with the measurements behind the consta
 * **Segments.** A vector's graphs cover blocks of offsets (``segments.py``); unfiltered and
   filtered graph searches run per segment and the union of their candidates is rescored, so
   every rule above holds per segment and therefore for the union.
+* **Quantization** (``quantized``, docs/quantization.md): whichever path proposes the candidates,
+  they are first ranked by their *code* scores and the best ``top`` (``limit * oversampling``)
+  kept; those are rescored exactly (``rescore``) or returned with their code scores. The graph
+  is asked for ``top`` candidates instead of ``needed``. Only then is the "scores are exact"
+  rule above relaxed, and only when the search asks for ``rescore=False`` (or binary's default
+  is overridden).
 * **Choosing.** ``exact=True`` or no usable graph: exact. Otherwise exact when the candidate
   count is below ``full_scan_threshold`` (converted from KB to points) *and* the cost model says
   a subset scan is cheaper than the graph search; the graph otherwise.
@@ -88,6 +94,7 @@ def plan_search(
     indexed_only: bool = False,
     score_threshold: float | None = None,
     graph_pending: bool = False,
+    quantized: tuple | None = None,
 ) -> PlannedSearch:
     """Search ``vec`` for the ``needed`` best points.
 
@@ -96,14 +103,19 @@ def plan_search(
     hold the vector (filter & alive & present). ``index``: the vector's graphs (one per
     segment), holding exactly the current vectors, or ``None``. ``graph_pending``: the vector
     calls for a graph that is not ready, which ``indexed_only`` treats as "nothing indexed".
+    ``quantized``: ``(QuantizedVectors, QuantSearch)`` when this search ranks candidates by
+    their codes first (``QuantSearch.top`` kept, then rescored or not), else None.
     """
+    final = needed
+    if quantized is not None:
+        needed = max(needed, quantized[1].top)   # candidates to propose, ranked by codes later
     if filtered is not None and not isinstance(filtered, CachedFilter):
         filtered = CachedFilter(filtered, int(np.count_nonzero(filtered)))
     if indexed_only and graph_pending and (index is None or index.empty):
         return PlannedSearch(np.zeros(0, np.int64), np.zeros(0, np.float32), "none")
     use_graph = not exact and index is not None and not index.empty
     if not use_graph:
-        return _exact(vec, query, filtered, size, needed, score_threshold)
+        return _exact(vec, query, filtered, size, final, score_threshold, quantized=quantized)
 
     dim = vec.dim
     m = index.params.m
@@ -115,11 +127,15 @@ def plan_search(
     if filtered is None:
         k = needed * (MANHATTAN_OVERSAMPLING if manhattan else 1)
         if n < settings.full_scan_points and exact_cost(n, dim) <= len(segments) * graph_cost(max(ef, k), dim, m):
-            return _exact(vec, query, None, size, needed, score_threshold)
+            return _exact(vec, query, None, size, final, score_threshold, quantized=quantized)
+        if quantized is not None:
+            # The traversal's whole beam (ef) goes to the codes, which pick the best `top`, as
+            # Qdrant's graph search over quantized scores keeps its ef best by code score.
+            k = max(k, ef)
         labels = index.search(query, k, max(ef, k))
         if labels is None:
-            return _exact(vec, query, None, size, needed, score_threshold)
-        return _rescored(vec, query, labels, needed, score_threshold, "graph", n, len(segments))
+            return _exact(vec, query, None, size, final, score_threshold, quantized=quantized)
+        return _rescored(vec, query, labels, final, score_threshold, "graph", n, len(segments), quantized)
 
     over = MANHATTAN_FILTERED_OVERSAMPLING if manhattan else 1
     count = filtered.count
@@ -128,7 +144,7 @@ def plan_search(
     k = _oversampled(needed * over, n, count)
     if k >= n or (count < settings.full_scan_points
                   and exact_cost(count, dim) <= len(segments) * graph_cost(max(ef, k), dim, m)):
-        return _exact(vec, query, filtered, size, needed, score_threshold)
+        return _exact(vec, query, filtered, size, final, score_threshold, quantized=quantized)
     mask = filtered.mask
     attempts = [0]
 
@@ -156,7 +172,7 @@ def plan_search(
 
     found = [f for f in map_segments(in_segment, segments) if f is not None]
     labels = np.concatenate(found) if found else np.zeros(0, np.int64)
-    return _rescored(vec, query, labels, needed, score_threshold, "graph-filtered", count, attempts[0])
+    return _rescored(vec, query, labels, final, score_threshold, "graph-filtered", count, attempts[0], quantized)
 
 
 def _oversampled(needed: int, n: int, count: int) -> int:
@@ -166,9 +182,11 @@ def _oversampled(needed: int, n: int, count: int) -> int:
 
 
 def _exact(vec: DenseVectors, query: np.ndarray, filtered: CachedFilter | None, size: int, needed: int,
-           score_threshold: float | None, attempts: int = 0) -> PlannedSearch:
+           score_threshold: float | None, attempts: int = 0, quantized: tuple | None = None) -> PlannedSearch:
     cand = np.flatnonzero(vec.present_mask(size)) if filtered is None else filtered.offsets
     count = len(cand)
+    if quantized is not None:   # a code scan: every candidate scored by its codes
+        return _by_codes(vec, query, cand, needed, score_threshold, "exact", count, attempts, quantized)
     if filtered is not None and filtered.rows is not None:
         scores = vec.scores_of_rows(query, filtered.rows)
     elif filtered is not None and filtered.cached and count * vec.dim * 4 <= ROWS_MAX_BYTES:
@@ -184,13 +202,37 @@ def _exact(vec: DenseVectors, query: np.ndarray, filtered: CachedFilter | None, 
 
 
 def _rescored(vec: DenseVectors, query: np.ndarray, labels: np.ndarray, needed: int,
-              score_threshold: float | None, path: str, count: int, attempts: int) -> PlannedSearch:
+              score_threshold: float | None, path: str, count: int, attempts: int,
+              quantized: tuple | None = None) -> PlannedSearch:
     """Exact scores for the graph's candidates; ties ordered by offset, as the exact path does."""
     cand = np.sort(labels)
     cand = cand[vec.present[cand]]   # defence in depth: a point without the vector is never returned
+    if quantized is not None:
+        return _by_codes(vec, query, cand, needed, score_threshold, path, count, attempts, quantized)
     scores = vec.scores(query, cand)
     keep = passes_threshold(scores, score_threshold, vec.distance)
     if keep is not None:
         cand, scores = cand[keep], scores[keep]
     best = top_k(scores, needed, vec.distance)
     return PlannedSearch(cand[best], scores[best], path, count, attempts)
+
+
+def _by_codes(vec: DenseVectors, query: np.ndarray, cand: np.ndarray, needed: int, score_threshold: float | None,
+              path: str, count: int, attempts: int, quantized: tuple) -> PlannedSearch:
+    """Rank ``cand`` (sorted offsets) by code scores, keep the best ``top``, then rescore them
+    exactly or return the code scores (Qdrant: ``rescore``); the threshold applies to the
+    scores returned."""
+    codes, options = quantized
+    approx = codes.scores(query, cand)
+    best = top_k(approx, options.top, vec.distance)
+    if options.rescore:
+        kept = np.sort(cand[best])
+        scores = vec.scores(query, kept)
+    else:
+        order = np.sort(best)
+        kept, scores = cand[order], approx[order]
+    keep = passes_threshold(scores, score_threshold, vec.distance)
+    if keep is not None:
+        kept, scores = kept[keep], scores[keep]
+    final = top_k(scores, needed, vec.distance)
+    return PlannedSearch(kept[final], scores[final], path + "+quantized", count, attempts)
