@@ -427,6 +427,100 @@ def test_corrupted_pages_raise_storage_corrupted(storage: SqliteStorage) -> None
         storage.close()
 
 
+def _tamper(db: Path, sql: str, *args) -> None:
+    """Change a value behind the store's back, the way a flipped bit inside a row would."""
+    conn = sqlite3.connect(db)
+    conn.execute(sql, args)
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("damage", [
+    "UPDATE points SET payload = '{\"text\":\"y\"}' WHERE offset = 7",      # another payload
+    "UPDATE points SET ext_id = 8 WHERE offset = 7",                            # another id
+    "UPDATE points SET seq = seq + 1 WHERE offset = 7",                         # another sequence number
+    "UPDATE dense SET data = zeroblob(16) WHERE offset = 7",                    # another vector
+    "UPDATE dense SET offset = 1007 WHERE offset = 7",                          # a vector row moved
+    "UPDATE other SET data = zeroblob(length(data)) WHERE offset = 7",          # another multivector
+    "UPDATE points SET crc = crc + 1 WHERE offset = 7",                         # the checksum itself
+])
+def test_a_changed_row_value_fails_its_crc(storage: SqliteStorage, damage: str) -> None:
+    store = storage.create_collection("c", {})
+    points = [dense_point(i, text="x") for i in range(20)]
+    for p in points:
+        p.vectors["multi"] = np.ones((2, 3), np.float32) * p.offset
+    store.write(points, [])
+    db = store.db_path
+    storage.close()
+    _tamper(db, damage)
+    storage = SqliteStorage(storage.path)
+    try:
+        with pytest.raises(StorageCorrupted) as info:
+            storage.open_collection("c").load()
+        assert str(db) in info.value.message and "offset 7 " in info.value.message.replace("1007", "7")
+        assert "CRC-32" in info.value.message
+    finally:
+        storage.close()
+
+
+def test_a_vector_row_a_checkpoint_covers_is_checked_once_it_is_read(storage: SqliteStorage) -> None:
+    store = storage.create_collection("c", {})
+    model = {i: dense_point(i) for i in range(30)}
+    store.write(list(model.values()), [])
+    store.checkpoint(dense_matrices(model, [""], 30))
+    db, directory = store.db_path, store.directory
+    storage.close()
+    _tamper(db, "UPDATE dense SET data = zeroblob(16) WHERE offset = 3")
+    storage = SqliteStorage(storage.path)
+    try:
+        assert_matches(storage.open_collection("c").load(), model)   # served from the checkpoint
+    finally:
+        storage.close()
+    for f in directory.glob("ckpt-*.present.npy"):
+        f.unlink()   # the checkpoint is dropped: the rows are read, and the damaged one fails
+    storage = SqliteStorage(storage.path)
+    try:
+        with pytest.raises(StorageCorrupted, match="dense vector row at offset 3 failed its CRC-32 check"):
+            storage.open_collection("c").load()
+    finally:
+        storage.close()
+
+
+def test_rows_of_a_store_without_crcs_load_unchecked_and_get_one_when_rewritten(storage: SqliteStorage) -> None:
+    store = storage.create_collection("c", {})
+    model = {i: all_kinds_point(i, i) for i in range(10)}
+    store.write(list(model.values()), [])
+    db = store.db_path
+    storage.close()
+    conn = sqlite3.connect(db)   # what a store written before rows had CRCs looks like
+    for table in ("points", "dense", "other"):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN crc")
+    conn.commit()
+    conn.close()
+    storage = SqliteStorage(storage.path)
+    try:
+        store = storage.open_collection("c")
+        assert_matches(store.load(), model)
+        model[3] = all_kinds_point(3, 3)
+        model[3].payload = {"rewritten": True}
+        model[11] = all_kinds_point(11, 11)
+        store.write([model[3], model[11]], [])
+    finally:
+        storage.close()
+    conn = sqlite3.connect(db)
+    for table in ("points", "dense", "other"):
+        with_crc = {o for (o,) in conn.execute(f"SELECT offset FROM {table} WHERE crc IS NOT NULL")}
+        assert with_crc == {o for (o,) in conn.execute(f"SELECT offset FROM {table}")} & {3, 11}, table
+    conn.close()
+    _tamper(db, "UPDATE points SET payload = '{\"rewritten\":false}' WHERE offset = 3")
+    storage = SqliteStorage(storage.path)
+    try:
+        with pytest.raises(StorageCorrupted, match="offset 3 failed its CRC-32"):
+            storage.open_collection("c").load()
+    finally:
+        storage.close()
+
+
 def test_corrupted_root_database_raises_and_releases_the_lock(data_dir: Path) -> None:
     SqliteStorage(data_dir).close()
     (data_dir / "storage.sqlite").write_bytes(b"this is not a database" * 100)

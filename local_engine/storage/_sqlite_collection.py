@@ -15,12 +15,22 @@ The invariants this module keeps (read them before changing anything below):
 4. The set of live offsets always comes from ``points``. Checkpoint rows of offsets deleted
    or rewritten after the watermark are masked out (``present=False``) on load.
 
+5. Every row of ``points``, ``dense`` and ``other`` carries a CRC-32 of its values (``crc``),
+   written with the row and verified whenever the row is read (``load``); a mismatch is
+   ``StorageCorrupted`` naming the file and the row. ``points.crc`` is the CRC-32 of the
+   payload text started from a 32-bit mix of offset, id and seq (``_row_seeds``);
+   ``dense.crc`` / ``other.crc`` the CRC-32 of the encoded vector bytes started from a mix of
+   offset and layout id (``_SEED_MUL``). So a changed value, a row moved to another offset or
+   a changed type byte all fail the check. The column was added after
+   format 1 shipped: it is added on open when missing, and a NULL ``crc`` (a row written
+   before) is not checked; such rows get a CRC when they are next written.
+
 Schema (``PRAGMA user_version = 1``)::
 
     state(id=1, seq, next_offset, watermark, generation, config)   -- one row
-    points(offset INTEGER PRIMARY KEY, ext_id, payload TEXT, seq)
-    dense(offset INTEGER PRIMARY KEY, layout, data BLOB)           -- dense 1-D vectors
-    other(offset INTEGER PRIMARY KEY, layout, data BLOB)           -- multivectors, sparse
+    points(offset INTEGER PRIMARY KEY, ext_id, payload TEXT, seq, crc)
+    dense(offset INTEGER PRIMARY KEY, layout, data BLOB, crc)      -- dense 1-D vectors
+    other(offset INTEGER PRIMARY KEY, layout, data BLOB, crc)      -- multivectors, sparse
     layouts(id INTEGER PRIMARY KEY, spec TEXT UNIQUE, first_seq)   -- see _vector_codec
     checkpoint(name TEXT PRIMARY KEY, rows, file, size, crc, present_file, present_size, present_crc)
     blobs(key TEXT PRIMARY KEY, file, size, crc, watermark)        -- derived files (HNSW graphs)
@@ -43,6 +53,7 @@ import os
 import sqlite3
 import threading
 import uuid
+import warnings
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,14 +103,39 @@ _LOAD_CHUNK = 262_144  # offsets per chunk of _load_points
 _MAX_OFFSET = 2**63 - 1
 # One chunk of ``points`` as JSON array bodies, one per column. All four aggregates consume the
 # same rows in the same order, so the columns stay aligned whatever that order is.
-_POINTS_CHUNK_SQL = """
-SELECT count(*), group_concat(offset), group_concat(id_json), group_concat(seq), group_concat(payload)
+# One chunk of ``points`` as one text per column. All aggregates consume the same rows in the
+# same order, so the columns stay aligned whatever that order is. Payloads are separated by \x1e
+# (JSON text never holds a raw control character), so Python can cut them apart for their CRCs.
+_ROW_SEP = "\x1e"
+_POINTS_CHUNK_SQL = f"""
+SELECT count(*), group_concat(offset), group_concat(id_json), group_concat(seq),
+       group_concat(payload, '{_ROW_SEP}'), group_concat(ifnull(crc, -1))
 FROM (
-    SELECT offset, seq, payload,
+    SELECT offset, seq, payload, crc,
            CASE typeof(ext_id) WHEN 'integer' THEN ext_id ELSE json_quote(ext_id) END AS id_json
     FROM points WHERE offset >= ? AND offset < ?
 )
 """
+_NO_CRC = -1  # a NULL crc: a row written before rows had CRCs (not checked)
+# A vector row's CRC-32 starts from (offset * _SEED_MUL + layout) mod 2**32 instead of 0, so it also
+# covers where the row sits and how it is cut (an odd multiplier: distinct offsets, distinct seeds).
+_SEED_MUL = 0x9E3779B1
+_U32 = 0xFFFFFFFF
+_U64 = 0xFFFFFFFFFFFFFFFF
+# A point row's CRC-32 is that of its payload text started from a 32-bit mix of its offset, id
+# and seq (``_row_seeds``): any change of one of them changes the start, hence the CRC. An int id
+# enters as its stored signed 64-bit value, a UUID as the CRC-32 of its text with bit 40 set.
+_MIX_OFF, _MIX_ID, _MIX_SEQ = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9
+_UUID_KEY = 1 << 40
+
+
+def _row_seeds(offsets: np.ndarray, keys: np.ndarray, seqs: np.ndarray) -> np.ndarray:
+    """The CRC start of each point row (int64 arrays in, uint64 out); ``_write`` computes the
+    same per row with Python ints: x = off*A ^ key*B ^ seq*C (mod 2**64), folded to 32 bits."""
+    u = np.uint64
+    with np.errstate(over="ignore"):
+        x = (offsets.astype(u) * u(_MIX_OFF)) ^ (keys.astype(u) * u(_MIX_ID)) ^ (seqs.astype(u) * u(_MIX_SEQ))
+    return (x ^ (x >> u(32))) & u(_U32)
 
 _SCHEMA = """
 CREATE TABLE state(
@@ -110,9 +146,9 @@ CREATE TABLE state(
     generation INTEGER NOT NULL,
     config TEXT NOT NULL
 );
-CREATE TABLE points(offset INTEGER PRIMARY KEY, ext_id NOT NULL, payload TEXT NOT NULL, seq INTEGER NOT NULL);
-CREATE TABLE dense(offset INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
-CREATE TABLE other(offset INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE points(offset INTEGER PRIMARY KEY, ext_id NOT NULL, payload TEXT NOT NULL, seq INTEGER NOT NULL, crc INTEGER);
+CREATE TABLE dense(offset INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER);
+CREATE TABLE other(offset INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER);
 CREATE TABLE layouts(id INTEGER PRIMARY KEY, spec TEXT NOT NULL UNIQUE, first_seq INTEGER NOT NULL);
 CREATE TABLE checkpoint(
     name TEXT PRIMARY KEY, rows INTEGER NOT NULL,
@@ -240,6 +276,9 @@ class SqliteCollectionStore(CollectionStore):
         }
         if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blobs'").fetchone() is None:
             conn.execute(_BLOBS_TABLE)  # a store written before blobs existed
+        for table in ("points", "dense", "other"):  # a store written before rows had CRCs
+            if "crc" not in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN crc INTEGER")
         self._blobs: dict[str, tuple] = {
             r[0]: r[1:] for r in conn.execute("SELECT key, file, size, crc, watermark FROM blobs")
         }
@@ -314,6 +353,7 @@ class SqliteCollectionStore(CollectionStore):
             # aborts it and the ROLLBACK below undoes the rows already inserted.
             encode_payload = _encode_payload
             encode_vectors = layouts.encode
+            crc32 = zlib.crc32
             for off, p in zip(offsets, upserts):
                 ext_id = p.ext_id
                 if ext_id.__class__ is not str and not (ext_id.__class__ is int and 0 <= ext_id < _TWO63):
@@ -322,10 +362,12 @@ class SqliteCollectionStore(CollectionStore):
                 if p.vectors:
                     dense_lid, dense_data, other_lid, other_data = encode_vectors(p.vectors)
                     if dense_lid is not None:
-                        dense_rows.append((off, dense_lid, dense_data))
+                        dense_rows.append((off, dense_lid, dense_data, crc32(dense_data, (off * _SEED_MUL + dense_lid) & _U32)))
                     if other_lid is not None:
-                        other_rows.append((off, other_lid, other_data))
-                yield off, ext_id, payload, seq
+                        other_rows.append((off, other_lid, other_data, crc32(other_data, (off * _SEED_MUL + other_lid) & _U32)))
+                key = ext_id if ext_id.__class__ is int else crc32(ext_id.encode()) | _UUID_KEY
+                x = ((off * _MIX_OFF) ^ ((key & _U64) * _MIX_ID) ^ (seq * _MIX_SEQ)) & _U64
+                yield off, ext_id, payload, seq, crc32(payload.encode(), (x ^ (x >> 32)) & _U32)
 
         existing = 0
         conn.execute("BEGIN")
@@ -338,11 +380,11 @@ class SqliteCollectionStore(CollectionStore):
                 conn.execute("DELETE FROM dense WHERE offset IN (SELECT value FROM json_each(?))", (reused_json,))
                 conn.execute("DELETE FROM other WHERE offset IN (SELECT value FROM json_each(?))", (reused_json,))
             if offsets:
-                conn.executemany("INSERT OR REPLACE INTO points(offset, ext_id, payload, seq) VALUES (?,?,?,?)", point_rows())
+                conn.executemany("INSERT OR REPLACE INTO points(offset, ext_id, payload, seq, crc) VALUES (?,?,?,?,?)", point_rows())
             if dense_rows:
-                conn.executemany("INSERT INTO dense(offset, layout, data) VALUES (?,?,?)", dense_rows)
+                conn.executemany("INSERT INTO dense(offset, layout, data, crc) VALUES (?,?,?,?)", dense_rows)
             if other_rows:
-                conn.executemany("INSERT INTO other(offset, layout, data) VALUES (?,?,?)", other_rows)
+                conn.executemany("INSERT INTO other(offset, layout, data, crc) VALUES (?,?,?,?)", other_rows)
             if layouts.pending:
                 conn.executemany(
                     "INSERT INTO layouts(id, spec, first_seq) VALUES (?,?,?)",
@@ -614,20 +656,21 @@ class SqliteCollectionStore(CollectionStore):
         # Dense rows: all of them without a checkpoint; with one, only those it does not cover:
         # rows written after the watermark, rows beyond its matrices, names it does not hold.
         if not dense:
-            dense_rows = conn.execute("SELECT offset, layout, data FROM dense").fetchall()
+            dense_rows = conn.execute("SELECT offset, layout, data, crc FROM dense").fetchall()
         else:
             wanted = offsets[is_tail | (offsets >= min(rows_of.values()))]
             uncovered = [
                 lid for lid, layout in self._layouts.layouts.items()
                 if self._layouts.first_seq[lid] <= watermark and any(e[1] not in rows_of for e in layout.entries)
             ]
-            sql = "SELECT offset, layout, data FROM dense WHERE offset IN (SELECT value FROM json_each(?))"
+            sql = "SELECT offset, layout, data, crc FROM dense WHERE offset IN (SELECT value FROM json_each(?))"
             if uncovered:
                 sql += f" OR layout IN ({','.join(str(int(x)) for x in uncovered)})"
             dense_rows = conn.execute(sql, (json.dumps(wanted.tolist()),)).fetchall()
-        self._decode_rows(dense_rows, keep_for, vectors)
+        self._decode_rows(self._verified_vector_rows(dense_rows, "dense"), keep_for, vectors)
         del dense_rows
-        self._decode_rows(conn.execute("SELECT offset, layout, data FROM other").fetchall(), keep_for, vectors)
+        other_rows = conn.execute("SELECT offset, layout, data, crc FROM other").fetchall()
+        self._decode_rows(self._verified_vector_rows(other_rows, "other"), keep_for, vectors)
 
         # A checkpoint row is valid only for a live offset not rewritten after the watermark.
         for matrix, present in dense.values():
@@ -640,8 +683,9 @@ class SqliteCollectionStore(CollectionStore):
         )
 
     def _load_points(self, conn: sqlite3.Connection) -> tuple[np.ndarray, list, np.ndarray, list]:
-        """Read ``points`` in offset order: SQLite concatenates each column of a chunk into one
-        JSON array text, so Python parses four strings per chunk instead of a tuple per row.
+        """Read ``points`` in offset order, verifying each row's CRC: SQLite concatenates each column
+        of a chunk into one text, so Python parses a few JSON texts per chunk instead of a tuple
+        per row, and checksums the rows with ``map`` over the cut texts (no Python loop).
         """
         offsets: list[int] = []
         ids: list = []
@@ -651,7 +695,7 @@ class SqliteCollectionStore(CollectionStore):
         while lo < self._next_offset:
             hi = lo + step if lo + step < self._next_offset else _MAX_OFFSET
             try:
-                count, offs_txt, ids_txt, seqs_txt, pays_txt = conn.execute(_POINTS_CHUNK_SQL, (lo, hi)).fetchone()
+                count, offs_txt, ids_txt, seqs_txt, pays_txt, crcs_txt = conn.execute(_POINTS_CHUNK_SQL, (lo, hi)).fetchone()
             except sqlite3.DataError:  # "string or blob too big": huge payloads, take fewer rows
                 if step == 1:
                     raise
@@ -661,12 +705,17 @@ class SqliteCollectionStore(CollectionStore):
                 raise StorageCorrupted(f"database file {self.db_path} holds unreadable point rows: {e}") from None
             if count:
                 try:
-                    offsets += json.loads(f"[{offs_txt}]")
-                    ids += json.loads(f"[{ids_txt}]")
-                    seqs += json.loads(f"[{seqs_txt}]")
-                    payloads += json.loads(f"[{pays_txt}]")
+                    offs_c = json.loads(f"[{offs_txt}]")
+                    ids_c = json.loads(f"[{ids_txt}]")
+                    seqs_c = json.loads(f"[{seqs_txt}]")
+                    pays_c = json.loads(f"[{pays_txt.replace(_ROW_SEP, ',')}]")
                 except ValueError as e:
                     raise StorageCorrupted(f"database file {self.db_path} holds unreadable point rows: {e}") from None
+                self._verify_point_rows(offs_c, ids_c, seqs_c, pays_txt, crcs_txt)
+                offsets += offs_c
+                ids += ids_c
+                seqs += seqs_c
+                payloads += pays_c
             lo = hi
         if not (len(offsets) == len(ids) == len(seqs) == len(payloads)):
             raise StorageCorrupted(f"database file {self.db_path} holds inconsistent point rows")
@@ -680,11 +729,60 @@ class SqliteCollectionStore(CollectionStore):
             payloads = [payloads[i] for i in order.tolist()]
         return offs, ext_ids, seq_arr, payloads
 
+    def _verify_point_rows(self, offsets: list, ids: list, seqs: list, pays_txt: str, crcs_txt: str) -> None:
+        """Check each row's CRC-32 (see ``_row_seeds``) against ``crcs_txt`` (-1: a row written
+        before rows had CRCs, not checked); numpy and ``map``, no Python loop per row."""
+        count = len(offsets)
+        pays = pays_txt.encode("utf-8", "surrogatepass").split(_ROW_SEP.encode())
+        with warnings.catch_warnings():   # a damaged text: numpy warns and stops early
+            warnings.simplefilter("ignore")
+            expected = np.fromstring(crcs_txt, dtype=np.int64, sep=",")
+        if not (len(pays) == len(ids) == len(seqs) == len(expected) == count):
+            raise StorageCorrupted(f"database file {self.db_path} holds unreadable point rows")
+        try:
+            keys = np.array(ids, dtype=np.int64)
+        except (ValueError, TypeError, OverflowError):  # UUIDs among the ids
+            crc32 = zlib.crc32
+            keys = np.array([x if x.__class__ is int else crc32(x.encode()) | _UUID_KEY for x in ids], dtype=np.int64)
+        seeds = _row_seeds(np.array(offsets, dtype=np.int64), keys, np.array(seqs, dtype=np.int64))
+        actual = np.fromiter(map(zlib.crc32, pays, seeds.tolist()), dtype=np.int64, count=count)
+        bad = np.flatnonzero((actual != expected) & (expected != _NO_CRC))
+        if len(bad):
+            raise StorageCorrupted(
+                f"database file {self.db_path} is corrupted: the point row at offset {offsets[bad[0]]} "
+                "failed its CRC-32 check"
+            )
+
+    def _verified_vector_rows(self, rows: list[tuple], table: str) -> list[tuple]:
+        """``(offset, layout, data, crc)`` rows after checking each row's CRC (``StorageCorrupted``
+        naming the row otherwise); one ``map`` over the rows, no Python loop."""
+        if not rows:
+            return rows
+        offs, lids, blobs, expected = zip(*rows)
+        try:
+            seeds = ((np.array(offs, dtype=np.int64) * _SEED_MUL + np.array(lids, dtype=np.int64)) & _U32).tolist()
+            actual = tuple(map(zlib.crc32, blobs, seeds))
+        except (TypeError, ValueError, OverflowError):  # a value of the wrong type: a damaged row
+            actual = None
+        if actual == expected:
+            return rows
+        for i, (off, lid, data, crc) in enumerate(rows):
+            if data.__class__ is not bytes or off.__class__ is not int or lid.__class__ is not int:
+                raise StorageCorrupted(
+                    f"database file {self.db_path} is corrupted: the {table} vector row at offset {off} is unreadable"
+                )
+            if crc is not None and (actual is None or actual[i] != crc):
+                raise StorageCorrupted(
+                    f"database file {self.db_path} is corrupted: the {table} vector row at offset {off} "
+                    f"failed its CRC-32 check"
+                )
+        return rows
+
     def _decode_rows(self, rows: list[tuple], keep_for, out: dict[str, dict[int, Any]]) -> None:
-        """Decode ``(offset, layout, data)`` rows, one numpy pass per layout."""
+        """Decode ``(offset, layout, data, crc)`` rows, one numpy pass per layout."""
         if not rows:
             return
-        offs_t, lids_t, blobs_t = zip(*rows)
+        offs_t, lids_t, blobs_t, _ = zip(*rows)
         offsets = np.array(offs_t, dtype=np.int64)
         if lids_t.count(lids_t[0]) == len(lids_t):  # the usual case: one layout
             groups = [(lids_t[0], offsets, blobs_t)]
