@@ -130,6 +130,31 @@ def test_upload_points(coll):
     assert coll.count("c").count == 150
 
 
+def test_parallel_upload_sends_every_batch(coll):
+    vecs = np.random.default_rng(1).normal(size=(1000, DIM)).astype(np.float32)
+    coll.upload_collection("c", vectors=vecs, payload=({"i": i} for i in range(1000)), ids=range(1000),
+                           batch_size=37, parallel=3, wait=True)
+    coll.upload_points("c", points=(_pt(i, {"i": i}) for i in range(1000, 1400)), batch_size=50, parallel=4,
+                       wait=True)
+    assert coll.count("c").count == 1400
+    recs = coll.retrieve("c", ids=[0, 36, 37, 999, 1000, 1399], with_vectors=True)
+    assert [r.payload["i"] for r in sorted(recs, key=lambda r: r.id)] == [0, 36, 37, 999, 1000, 1399]
+    np.testing.assert_allclose(sorted(recs, key=lambda r: r.id)[3].vector, vecs[999], rtol=1e-6)
+
+
+def test_parallel_upload_raises_the_first_bad_batch(coll):
+    def points():
+        for i in range(300):
+            yield _pt(i, vec=[1.0, 2.0] if i == 150 else None)   # point 150 has the wrong dimension
+    with pytest.raises(BadRequestError):
+        coll.upload_points("c", points=points(), batch_size=25, parallel=3, wait=True)
+    # every batch is one upsert: the bad batch wrote nothing, the others may or may not have landed
+    ids = {r.id for r in coll.scroll("c", limit=1000)[0]}
+    assert not ids & set(range(150, 175))
+    with pytest.raises(ValueError):
+        coll.upload_points("c", points=[_pt(1)], parallel=0)
+
+
 def test_delete_by_ids_and_filter(coll):
     coll.upsert("c", points=[_pt(i, {"g": i % 3}) for i in range(30)])
     coll.delete("c", points_selector=[0, 1, 2, 999])

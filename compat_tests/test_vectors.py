@@ -302,13 +302,86 @@ def test_vectors_survive_reopen(path_client_factory):
     client.create_vector_name("m", "extra", models.SparseVectorNameConfig(sparse=models.SparseVectorConfig()))
     client.update_vectors("m", points=[models.PointVectors(id=4, vector={"extra": sv([9], [1.0])})])
     client.delete_vector_name("m", "img")
-    before = _answers(client)
+    client.create_collection("mv", vectors_config={
+        "c": models.VectorParams(size=2, distance="Cosine", datatype="float16",
+                                 multivector_config=models.MultiVectorConfig(comparator="max_sim")),
+        "u": models.VectorParams(size=2, distance="Euclid", datatype="uint8",
+                                 multivector_config=models.MultiVectorConfig(comparator="max_sim"))})
+    client.upsert("mv", points=[models.PointStruct(id=i, vector={"c": [[i, 1], [1, i + 1]], "u": [[i, 2 * i]]})
+                                for i in range(1, 30)])
+    client.update_vectors("mv", points=[models.PointVectors(id=3, vector={"c": [[1, 0]]})])
+
+    def multi_answers(c):
+        return ([(h.id, h.score) for h in c.query_points("mv", query=[[1, 0.5]], using="c").points],
+                [(h.id, h.score) for h in c.query_points("mv", query=[[3, 3], [7, 1]], using="u").points],
+                {r.id: r.vector for r in c.scroll("mv", with_vectors=True, limit=100)[0]})
+
+    before = _answers(client), multi_answers(client)
     client.close()
     client = path_client_factory.open()
-    assert _answers(client) == before
+    assert (_answers(client), multi_answers(client)) == before
     assert client.get_collection("m").config.params.sparse_vectors.keys() == {"kw", "extra"}
     # a recreated name of another size never sees the old rows
     client.create_vector_name("m", "img", models.DenseVectorNameConfig(dense=models.DenseVectorConfig(size=3, distance="Dot")))
     client.close()
     client = path_client_factory.open()
     assert client.query_points("m", query=[1, 1, 1], using="img").points == []
+
+
+# -- multivectors ----------------------------------------------------------------------------------
+MULTI = {1: [[1, 0], [0, 1]], 2: [[2, 0]], 3: [[-1, 0], [0, -1], [1, 1]]}
+
+
+def _max_sim(query, matrix, distance):
+    q, m = np.asarray(query, float), np.asarray(matrix, float)
+    if distance == "Cosine":
+        q = q / np.linalg.norm(q, axis=1, keepdims=True)
+        m = m / np.linalg.norm(m, axis=1, keepdims=True)
+    if distance in ("Cosine", "Dot"):
+        return float((q @ m.T).max(axis=1).sum())
+    if distance == "Euclid":
+        return math.sqrt(abs(float((-((q[:, None] - m[None]) ** 2).sum(-1)).max(axis=1).sum())))
+    return abs(float((-np.abs(q[:, None] - m[None]).sum(-1)).max(axis=1).sum()))
+
+
+@pytest.mark.parametrize("distance", ["Cosine", "Dot", "Euclid", "Manhattan"])
+def test_multivector_max_sim(client, distance):
+    client.create_collection("mv", vectors_config=models.VectorParams(
+        size=2, distance=distance, multivector_config=models.MultiVectorConfig(comparator="max_sim")))
+    client.upsert("mv", points=[models.PointStruct(id=i, vector=m) for i, m in MULTI.items()])
+    query = [[1, 0.5], [0, 2]]
+    hits = client.query_points("mv", query=query, limit=10).points
+    expected = {i: _max_sim(query, m, distance) for i, m in MULTI.items()}
+    assert {h.id: pytest.approx(h.score, abs=1e-5) for h in hits} == {i: pytest.approx(s, abs=1e-5) for i, s in expected.items()}
+    scores = [h.score for h in hits]
+    assert scores == (sorted(scores, reverse=True) if distance in ("Cosine", "Dot") else sorted(scores))
+    vec = client.retrieve("mv", ids=[2], with_vectors=True)[0].vector
+    assert vec == ([[1.0, 0.0]] if distance == "Cosine" else [[2.0, 0.0]])   # a list of lists
+
+
+def test_multivector_named_with_dense_and_errors(client):
+    client.create_collection("mv", vectors_config={
+        "colbert": models.VectorParams(size=3, distance="Dot", datatype="float16",
+                                       multivector_config=models.MultiVectorConfig(comparator="max_sim")),
+        "dense": models.VectorParams(size=3, distance="Dot"),
+    })
+    client.upsert("mv", points=[
+        models.PointStruct(id=1, vector={"colbert": [[1, 0, 0], [0, 1, 0]], "dense": [1, 1, 1]}),
+        models.PointStruct(id=2, vector={"colbert": np.array([[0, 0, 3]])}),
+    ])
+    hits = client.query_points("mv", query=[[0, 0, 1], [1, 0, 0]], using="colbert").points
+    assert [(h.id, h.score) for h in hits] == [(2, 3.0), (1, 1.0)]
+    with pytest.raises(BadRequestError, match="expected dim: 3, got 2"):
+        client.upsert("mv", points=[models.PointStruct(id=3, vector={"colbert": [[1, 0]]})])
+    with pytest.raises(BadRequestError, match="expected dim: 3, got 2"):
+        client.query_points("mv", query=[[1, 0]], using="colbert")
+    with pytest.raises(BadRequestError):
+        client.upsert("mv", points=[models.PointStruct(id=3, vector={"colbert": []})])
+    with pytest.raises(BadRequestError):
+        client.upsert("mv", points=[models.PointStruct(id=3, vector={"dense": [[1, 0, 0]]})])
+    client.update_vectors("mv", points=[models.PointVectors(id=2, vector={"colbert": [[5, 0, 0], [0, 0, 1]]})])
+    assert client.query_points("mv", query=[[1, 0, 0]], using="colbert").points[0].score == 5.0
+    client.create_vector_name("mv", "late", models.DenseVectorNameConfig(dense=models.DenseVectorConfig(
+        size=2, distance="Euclid", multivector_config=models.MultiVectorConfig(comparator="max_sim"))))
+    client.update_vectors("mv", points=[models.PointVectors(id=1, vector={"late": [[0, 0], [3, 4]]})])
+    assert client.query_points("mv", query=[[3, 4]], using="late").points[0].score == 0.0

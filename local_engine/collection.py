@@ -73,6 +73,7 @@ class Collection:
         self._others: dict[str, Any] = {
             name: _sparse_store(params) for name, params in self.sparse_params().items()
         }
+        self._others.update({name: _multi_store(p) for name, p in self.multivector_params().items()})
         self._indexes = VectorIndexes(self._dense, self._index_settings())
         self._quant = VectorQuantization(self._dense, *self._quant_settings())
         self._last_plan = None                      # the planner's last decision (tests, benchmarks)
@@ -322,7 +323,7 @@ class Collection:
                 next_off += 1
             offsets[i] = off
         prepared = {name: (rows, self._dense[name].prepare(m)) for name, (rows, m) in batch.dense.items()}
-        others = {**batch.sparse, **batch.multi}
+        others = {**batch.sparse, **self._prepared_multi(batch.multi)}
         if self._store.persistent:
             per_point: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
             for name, (rows, matrix) in prepared.items():
@@ -418,6 +419,10 @@ class Collection:
         return PointRecord(off, self._ext_ids[off], self._payloads.get(off), vectors)
 
     # -- vector writes: update_vectors, delete_vectors, vector names ----------------------------
+    def _prepared_multi(self, multi: dict) -> dict:
+        """Multivectors of a batch in their stored form (normalised rows, datatype applied)."""
+        return {name: (rows, [self._others[name].prepare(m) for m in items]) for name, (rows, items) in multi.items()}
+
     def _check_ids_exist(self, ids: Iterable) -> None:
         for pid in ids:
             if pid not in self._id_to_offset:
@@ -454,7 +459,7 @@ class Collection:
                 sel = keep[rows]
                 dense[name] = (offsets[rows[sel]], self._dense[name].prepare(matrix[sel]))
             others = {}
-            for name, (rows, items) in {**batch.sparse, **batch.multi}.items():
+            for name, (rows, items) in {**batch.sparse, **self._prepared_multi(batch.multi)}.items():
                 sel = np.flatnonzero(keep[rows])
                 others[name] = (offsets[rows[sel]], [items[i] for i in sel.tolist()])
             touched = np.unique(np.concatenate([o for o, _ in (*dense.values(), *others.values())] or [np.zeros(0, np.int64)]))
@@ -800,7 +805,7 @@ def _load_other(store: Any, values: dict) -> None:
         store.set_rows(offs, [(np.asarray(v.indices, dtype=np.uint32), np.asarray(v.values, dtype=np.float32))
                               for v in values.values()])
     else:
-        store.set_rows(offs, [np.asarray(v, dtype=np.float32) for v in values.values()])
+        store.set_rows(offs, [np.asarray(v, dtype=store.dtype) for v in values.values()])
 
 
 def _id_keys(pid: int | str) -> tuple[int, int, int]:

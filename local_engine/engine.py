@@ -563,7 +563,9 @@ def _check_vector_params(p: models.VectorParams) -> None:
     if p.size is None or p.size < 1:
         raise BadRequest("Wrong input: vector size must be at least 1")
     if p.multivector_config is not None:
-        raise Unsupported("Multivectors are not supported yet by the built-in engine (multivector_config)")
+        comparator = getattr(p.multivector_config.comparator, "value", p.multivector_config.comparator)
+        if comparator != "max_sim":
+            raise BadRequest(f"Wrong input: unknown multivector comparator {comparator!r} (Qdrant has max_sim)")
     if p.quantization_config is not None:
         _reject_quantization(p.quantization_config)
     datatype = getattr(p.datatype, "value", p.datatype)

@@ -26,6 +26,7 @@ from ._exceptions import (
 )
 from ._location import RemoteOptions, resolve_location
 from ._transport.local import AsyncLocalTransport
+from ._upload import AsyncUploader
 
 
 class AsyncQdrantClient:
@@ -275,11 +276,13 @@ class AsyncQdrantClient:
         with map_validation_errors():
             batches = inp.iter_batches_from_points(points, batch_size)
             extra = inp.upsert_operation([], update_filter, update_mode)
-        for batch in batches:
-            body = models.PointsList.model_construct(
+        bodies = (
+            models.PointsList.model_construct(
                 points=batch, shard_key=None, update_filter=extra.update_filter, update_mode=extra.update_mode
             )
-            await self._upsert_batch(collection_name, body, wait, max_retries)
+            for batch in batches
+        )
+        await self._upload(collection_name, bodies, wait, max_retries, parallel)
 
     async def upload_collection(
         self,
@@ -305,24 +308,36 @@ class AsyncQdrantClient:
         _no_shard_key(shard_key_selector)
         with map_validation_errors():
             extra = inp.upsert_operation([], update_filter, update_mode)
-        for batch in inp.iter_collection_batches(vectors, payload, ids, batch_size):
-            body = models.PointsBatch.model_construct(
+        bodies = (
+            models.PointsBatch.model_construct(
                 batch=batch, shard_key=None, update_filter=extra.update_filter, update_mode=extra.update_mode
             )
-            await self._upsert_batch(collection_name, body, wait, max_retries)
+            for batch in inp.iter_collection_batches(vectors, payload, ids, batch_size)
+        )
+        await self._upload(collection_name, bodies, wait, max_retries, parallel)
 
-    async def _upsert_batch(self, collection_name: str, body: Any, wait: bool, max_retries: int) -> None:
-        """One upload batch, sent again up to ``max_retries`` times if the server could not take it.
+    async def _upload(self, collection_name: str, bodies: Iterable[Any], wait: bool, max_retries: int,
+                      parallel: int) -> None:
+        """Send upload batches, ``parallel`` requests at a time (``sdk/_upload.py``). With
+        ``parallel > 1`` batches may land in any order, so an id repeated in two batches may keep
+        either version (as with qdrant-client's parallel upload)."""
 
-        An upsert is idempotent (same ids, same content), so resending a batch is safe.
-        """
-        for attempt in range(max_retries + 1):
-            try:
-                await self._call("upsert_points", collection_name=collection_name, body=body, wait=wait)
-                return
-            except (TransportError, ServiceUnavailableError, RateLimitError):
-                if attempt >= max_retries:
-                    raise
+        async def send(body: Any) -> None:
+            # Sent again up to ``max_retries`` times if the server could not take it: an upsert
+            # is idempotent (same ids, same content), so resending a batch is safe.
+            for attempt in range(max_retries + 1):
+                try:
+                    await self._call("upsert_points", collection_name=collection_name, body=body, wait=wait)
+                    return
+                except (TransportError, ServiceUnavailableError, RateLimitError):
+                    if attempt >= max_retries:
+                        raise
+
+        def checked(items: Iterable[Any]) -> Iterable[Any]:   # input errors found while reading the iterable
+            with map_validation_errors():
+                yield from items
+
+        await AsyncUploader(parallel).run(send, checked(bodies))
 
     async def delete(
         self,
