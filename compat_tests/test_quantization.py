@@ -224,14 +224,23 @@ def test_codes_survive_reopen_without_retraining(path_client_factory):
     client.close()
 
     client = path_client_factory.open()
-    quant = engine_of(client)._collections["p"]._quant
-    assert quant.stats == {"trained": 0, "loaded": 2, "reencoded": 0}
+    collection = engine_of(client)._collections["p"]
+    quant = collection._quant
+    assert quant.stats == {"trained": 0, "loaded": 2, "reencoded": 0, "mapped": 1}
+    # "s" keeps its originals on disk: rescoring reads a memory map of the checkpoint file.
+    assert isinstance(collection._dense["s"].data, np.memmap)
+    assert not isinstance(collection._dense["b"].data, np.memmap)
     after = [[(p.id, p.score) for p in client.query_points("p", query=q, using=u, limit=10, search_params=params).points]
              for u in ("s", "b") for q in QVECS[:4]]
     assert after == before
     # A write after the reopen is encoded with the saved codec, and saved again on close.
     client.upsert("p", points=[models.PointStruct(id=10**6, vector={"s": QVECS[0].tolist(), "b": QVECS[0].tolist()})])
     assert client.query_points("p", query=QVECS[0], using="s", limit=1, search_params=params).points[0].id == 10**6
+    rescored = _quant(rescore=True, oversampling=2.0)
+    full = {p.id: p.score for p in client.query_points("p", query=QVECS[2], using="s", limit=N + 1,
+                                                         search_params=EXACT).points}
+    for p in client.query_points("p", query=QVECS[2], using="s", limit=10, search_params=rescored).points:
+        assert p.score == pytest.approx(full[p.id], abs=1e-5)   # rescored from the mapped originals
     client.close()
     client = path_client_factory.open()
     quant = engine_of(client)._collections["p"]._quant

@@ -49,6 +49,7 @@ class QuantSpec:
     encoding: str = "one_bit"    # binary
     query_encoding: str = "default"
     always_ram: bool | None = None
+    originals_on_disk: bool = False   # VectorParams on_disk / memory cold: rescore from a memory map
 
     @property
     def default_rescore(self) -> bool:
@@ -107,11 +108,16 @@ def parse(config: Any) -> QuantSpec | None:
 
 def resolve(config: Any, vector_params: Any) -> QuantSpec | None:
     """The quantization of one vector name: its own config, else the collection's."""
+    from dataclasses import replace
+
+    from .ondisk import originals_on_disk
+
     own = vector_params.get("quantization_config") if isinstance(vector_params, dict) else \
         getattr(vector_params, "quantization_config", None)
-    if own is not None:
-        return parse(own)
-    return parse(getattr(config, "quantization_config", None))
+    spec = parse(own) if own is not None else parse(getattr(config, "quantization_config", None))
+    if spec is not None and originals_on_disk(vector_params):
+        spec = replace(spec, originals_on_disk=True)
+    return spec
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ import numpy as np
 from ..vectors import DenseVectors
 from .codecs import TRAIN_ROWS, Codec, make_codec
 from .config import QuantSpec
+from .ondisk import map_originals
 
 log = logging.getLogger("local_engine.quantization")
 
@@ -198,6 +199,8 @@ class VectorQuantization:
 
     # -- persistence -----------------------------------------------------------------------------
     def save(self, store: Any, size: int, final: bool = False) -> None:
+        """Save changed codes (path mode): on close, or at a checkpoint once they changed by as
+        many rows as they hold."""
         if not getattr(store, "persistent", False):
             return
         keys = store.blob_keys()
@@ -258,3 +261,14 @@ class VectorQuantization:
                 self.codes[name] = restored
             elif self.wants_codes(name, size):
                 self._train(name, size)
+        watermark = getattr(store, "_watermark", None)
+        if persistent and seqs is not None and isinstance(watermark, int):
+            self._map_originals(store, size, offsets[seqs > watermark])
+
+    def _map_originals(self, store: Any, size: int, stale: np.ndarray | None) -> None:
+        """Quantized vectors with originals on disk: serve them from the checkpoint's file."""
+        for name, spec in self.specs.items():
+            if spec is None or not spec.originals_on_disk or name not in self.codes:
+                continue
+            if map_originals(store, name, self._dense[name], size, stale):
+                self.stats["mapped"] = self.stats.get("mapped", 0) + 1
