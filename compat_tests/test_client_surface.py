@@ -24,6 +24,8 @@ IMPLEMENTED = [
     "create_payload_index", "delete_payload_index", "facet", "close",
     "create_snapshot", "list_snapshots", "delete_snapshot", "recover_snapshot",
     "create_full_snapshot", "list_full_snapshots", "delete_full_snapshot",
+    "query_batch_points", "query_points_groups", "search_matrix_pairs", "search_matrix_offsets",
+    "batch_update_points",
     "update_vectors", "delete_vectors", "create_vector_name", "delete_vector_name",
 ]
 

@@ -125,8 +125,8 @@ def test_official_client_sees_qdrants_status_codes(served: Served) -> None:
         client.create_collection("codes", vectors_config=om.VectorParams(size=2, distance=om.Distance.DOT))
         code, _ = _code(lambda: client.upsert("codes", [om.PointStruct(id=1, vector=[1.0])]))
         assert code == grpc.StatusCode.INVALID_ARGUMENT
-        code, details = _code(lambda: client.search_matrix_pairs("codes"))
-        assert code == grpc.StatusCode.UNIMPLEMENTED and "search_matrix_pairs" in details
+        code, details = _code(lambda: client.collection_cluster_info("codes"))
+        assert code == grpc.StatusCode.UNIMPLEMENTED and "collection_cluster_info" in details
     finally:
         client.close()
 

@@ -110,5 +110,5 @@ def test_query_dimension_mismatch(client):
 def test_unimplemented_query_variants_say_so(client):
     client.create_collection("s", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
     client.upsert("s", points=[models.PointStruct(id=1, vector=[1, 2])])
-    with pytest.raises(UnsupportedOperationError, match="(?i)recommend"):
-        client.query_points("s", query=models.RecommendQuery(recommend=models.RecommendInput(positive=[1])))
+    with pytest.raises(UnsupportedOperationError, match="(?i)inference"):
+        client.query_points("s", query=models.Document(text="a text", model="some-model"))

@@ -229,8 +229,8 @@ def test_unimplemented_operations_are_501_naming_the_operation(client, http):
 def test_engine_unsupported_variants_are_501(client):
     client.create_collection("c", vectors_config=_vp())
     client.upsert("c", points=[models.PointStruct(id=1, vector=[1.0, 0.0])])
-    with pytest.raises(sdk.UnsupportedOperationError, match="(?i)recommend") as info:
-        client.query_points("c", query=models.RecommendQuery(recommend=models.RecommendInput(positive=[1])))
+    with pytest.raises(sdk.UnsupportedOperationError, match="(?i)inference") as info:
+        client.query_points("c", query=models.Document(text="a text", model="some-model"))
     assert info.value.status_code == 501
 
 

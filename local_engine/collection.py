@@ -290,6 +290,11 @@ class Collection:
         self._payloads.check_filter_schema(flt)
         return self._payloads.evaluate(flt, self) & alive
 
+    def filter_mask(self, flt: Any) -> np.ndarray:
+        """Live offsets matching ``flt`` as a fresh bool mask over [0, size) (the query engine's)."""
+        with self._lock:
+            return self._matching_mask(flt)
+
     def matching_offsets(self, flt: Any) -> np.ndarray:
         return np.flatnonzero(self._matching_mask(flt))
 

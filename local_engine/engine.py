@@ -27,6 +27,7 @@ from sdk import models
 from . import quantization
 from .collection import Collection
 from .engine_snapshots import SnapshotOperations
+from .query import QueryOperations
 from .errors import AlreadyExists, BadRequest, NotFound, Unsupported
 from .storage.base import Storage
 from .storage.memory import MemoryStorage
@@ -59,7 +60,7 @@ def _merge(base: dict, diff: Any) -> dict:
     return out
 
 
-class Engine(SnapshotOperations):
+class Engine(SnapshotOperations, QueryOperations):
     def __init__(self, storage: Storage | None = None) -> None:
         self._storage = storage or MemoryStorage()
         self._lock = threading.RLock()
@@ -271,9 +272,11 @@ class Engine(SnapshotOperations):
     # -- points: writes -------------------------------------------------------------------------------
     def upsert_points(self, collection_name: str, body: models.PointInsertOperations) -> models.UpdateResult:
         collection = self._get(collection_name)
-        if getattr(body, "update_filter", None) is not None or getattr(body, "update_mode", None) not in (None, "upsert", models.UpdateMode.UPSERT):
-            raise Unsupported("upsert with `update_filter` / `update_mode` is not supported yet by the built-in engine")
         op_id = self._next_op()
+        if getattr(body, "update_filter", None) is not None or getattr(body, "update_mode", None) is not None:
+            with collection._lock:   # decide which points pass and write them as one step
+                collection.upsert(self._conditional_points(collection, body), op_id)
+            return self._update_result(op_id)
         collection.upsert(body, op_id)
         return self._update_result(op_id)
 
@@ -477,36 +480,8 @@ class Engine(SnapshotOperations):
         body = body or models.CountRequest()
         return models.CountResult(count=collection.count(body.filter))
 
-    def query_points(self, collection_name: str, body: models.QueryRequest) -> models.QueryResponse:
-        collection = self._get(collection_name)
-        body = body or models.QueryRequest()
-        if body.prefetch:
-            raise Unsupported("query_points with `prefetch` is not supported yet by the built-in engine")
-        if body.lookup_from is not None:
-            raise Unsupported("query_points with `lookup_from` is not supported yet by the built-in engine")
-        limit = 10 if body.limit is None else body.limit
-        offset = body.offset or 0
-        if limit < 1:
-            raise BadRequest("Wrong input: limit must be at least 1")
-        with_payload = False if body.with_payload is None else body.with_payload
-        with_vectors = False if body.with_vector is None else body.with_vector
-        query = body.query
-        if query is None:
-            if body.score_threshold is not None:
-                raise BadRequest("Wrong input: score_threshold requires a query")
-            points = collection.ordered_by_id(body.filter, limit, offset, with_payload, with_vectors)
-            return models.QueryResponse(points=points)
-        if type(query).__name__ == "OrderByQuery":
-            if body.score_threshold is not None:
-                raise BadRequest("Wrong input: score_threshold is not supported with order_by queries")
-            ordered = collection.ordered_by_payload(body.filter, query.order_by, offset + limit)
-            return models.QueryResponse(points=collection.scored_with_order(ordered[offset:], with_payload, with_vectors))
-        vector = _dense_query(query)
-        points = collection.search(
-            vector, body.using or "", body.filter, limit, offset, body.score_threshold, with_payload, with_vectors,
-            body.params,
-        )
-        return models.QueryResponse(points=points)
+    # query_points, query_batch_points, query_points_groups, search_matrix_*, batch_update and the
+    # legacy search/recommend/discover operations: local_engine/query (QueryOperations).
 
 
 # -- module helpers ----------------------------------------------------------------------------------------
@@ -611,26 +586,3 @@ def _schema_type(spec: Any) -> tuple[Any, Any]:
     if isinstance(spec, models.PayloadSchemaType):
         return spec, None
     return models.PayloadSchemaType(getattr(spec.type, "value", spec.type)), spec
-
-
-def _dense_query(query: Any) -> np.ndarray:
-    """The dense vector of a nearest-neighbour query, or a clear error for other query kinds."""
-    if type(query).__name__ == "NearestQuery":
-        if query.mmr is not None:
-            raise Unsupported("Nearest query with `mmr` is not supported yet by the built-in engine")
-        query = query.nearest
-    if isinstance(query, np.ndarray) or type(query).__name__ == "SparseVector":
-        return query   # dense, multivector (2-D) or sparse: Collection.search dispatches on `using`
-    if isinstance(query, list) and query and isinstance(query[0], (list, np.ndarray)):
-        return query   # a multivector
-    if isinstance(query, list) and (not query or not isinstance(query[0], (list, np.ndarray))):
-        try:
-            return np.asarray(query, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise BadRequest("Wrong input: query vector must be a list of numbers") from None
-    kind = type(query).__name__
-    if isinstance(query, (int, str)) or kind == "UUID":
-        raise Unsupported("Querying by point id is not supported yet by the built-in engine")
-    if isinstance(query, list):
-        raise Unsupported("Multivector queries are not supported yet by the built-in engine")
-    raise Unsupported(f"Query variant `{kind}` is not supported yet by the built-in engine")

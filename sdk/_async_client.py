@@ -694,6 +694,133 @@ class AsyncQdrantClient:
             "query_points", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
         )
 
+    # -- the universal query: batches, groups, distance matrices, batch updates (docs/query.md) ---------
+    async def query_batch_points(
+        self,
+        collection_name: str,
+        requests: Sequence[models.QueryRequest],
+        consistency: Optional[models.ReadConsistency] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> list[models.QueryResponse]:
+        """Several universal queries in one request; one ``QueryResponse`` per request, in order."""
+        inp.check_no_kwargs(kwargs)
+        with map_validation_errors():
+            body = models.QueryRequestBatch(searches=[_query_request(r) for r in requests])
+        return await self._call(
+            "query_batch_points", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
+        )
+
+    async def query_points_groups(
+        self,
+        collection_name: str,
+        group_by: str,
+        query: Union[models.QueryInterface, np.ndarray, None] = None,
+        using: Optional[str] = None,
+        prefetch: Union[models.Prefetch, list[models.Prefetch], None] = None,
+        query_filter: Optional[models.Filter] = None,
+        search_params: Optional[models.SearchParams] = None,
+        limit: int = 10,
+        group_size: int = 3,
+        with_payload: Union[bool, Sequence[str], models.PayloadSelector] = True,
+        with_vectors: Union[bool, Sequence[str]] = False,
+        score_threshold: Optional[float] = None,
+        with_lookup: Optional[models.WithLookupInterface] = None,
+        lookup_from: Optional[models.LookupLocation] = None,
+        consistency: Optional[models.ReadConsistency] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> models.GroupsResult:
+        """The universal query, its hits grouped by the payload value ``group_by`` (``limit`` groups)."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            if prefetch is not None and not isinstance(prefetch, list):
+                prefetch = [prefetch]
+            body = models.QueryGroupsRequest(
+                group_by=group_by,
+                query=inp.query_input(query),
+                using=using,
+                prefetch=[inp.coerce(models.Prefetch, p) for p in prefetch] if prefetch else None,
+                filter=inp.coerce(models.Filter, query_filter),
+                params=inp.coerce(models.SearchParams, search_params),
+                limit=limit,
+                group_size=group_size,
+                with_payload=inp.with_payload(with_payload),
+                with_vector=inp.with_vectors(with_vectors),
+                score_threshold=score_threshold,
+                with_lookup=inp.coerce(models.WithLookupInterface, with_lookup),
+                lookup_from=inp.coerce(models.LookupLocation, lookup_from),
+            )
+        return await self._call(
+            "query_points_groups", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
+        )
+
+    async def search_matrix_pairs(
+        self,
+        collection_name: str,
+        query_filter: Optional[models.Filter] = None,
+        limit: int = 3,
+        sample: int = 10,
+        using: Optional[str] = None,
+        consistency: Optional[models.ReadConsistency] = None,
+        timeout: Optional[int] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        **kwargs: Any,
+    ) -> models.SearchMatrixPairsResponse:
+        """``sample`` random points and, for each, its ``limit`` nearest other sampled points (pairs)."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.SearchMatrixRequest(
+                filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using
+            )
+        return await self._call(
+            "search_matrix_pairs", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
+        )
+
+    async def search_matrix_offsets(
+        self,
+        collection_name: str,
+        query_filter: Optional[models.Filter] = None,
+        limit: int = 3,
+        sample: int = 10,
+        using: Optional[str] = None,
+        consistency: Optional[models.ReadConsistency] = None,
+        timeout: Optional[int] = None,
+        shard_key_selector: Optional[models.ShardKeySelector] = None,
+        **kwargs: Any,
+    ) -> models.SearchMatrixOffsetsResponse:
+        """The distance matrix of ``search_matrix_pairs`` as sparse offsets into ``ids``."""
+        inp.check_no_kwargs(kwargs)
+        _no_shard_key(shard_key_selector)
+        with map_validation_errors():
+            body = models.SearchMatrixRequest(
+                filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using
+            )
+        return await self._call(
+            "search_matrix_offsets", collection_name=collection_name, body=body, consistency=consistency,
+            timeout=timeout,
+        )
+
+    async def batch_update_points(
+        self,
+        collection_name: str,
+        update_operations: Sequence[models.UpdateOperation],
+        wait: bool = True,
+        ordering: Optional[models.WriteOrdering] = None,
+        timeout: Optional[int] = None,
+        **kwargs: Any,
+    ) -> list[models.UpdateResult]:
+        """Several point writes in order (upsert, delete, payload and vector operations); one result each."""
+        inp.check_no_kwargs(kwargs)
+        with map_validation_errors():
+            body = models.UpdateOperations(operations=[_update_operation(op) for op in update_operations])
+        return await self._call(
+            "batch_update", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
+        )
+
 
     # -- snapshots ------------------------------------------------------------------------------------
     async def create_snapshot(
@@ -1057,6 +1184,25 @@ def _point_vectors(point: Any) -> models.PointVectors:
     if isinstance(point, dict):
         point = models.PointVectors.model_validate({**point, "vector": inp.vector(point.get("vector"))})
     return models.PointVectors.model_construct(id=inp.point_id(point.id), vector=inp.vector(point.vector))
+
+
+def _query_request(request: Any) -> models.QueryRequest:
+    """A batch element: our model, an official one or a dict; numpy queries become lists."""
+    if isinstance(request, models.QueryRequest):
+        if isinstance(request.query, np.ndarray) or (
+            isinstance(request.query, list) and request.query and isinstance(request.query[0], np.ndarray)
+        ):
+            return request.model_copy(update={"query": inp.query_input(request.query)})
+        return request
+    return inp.coerce(models.QueryRequest, request)
+
+
+def _update_operation(operation: Any) -> Any:
+    """One ``UpdateOperation`` (numpy vectors in upserts become lists)."""
+    operation = inp.plain(operation)
+    if isinstance(operation, dict):
+        return inp.coerce(models.UpdateOperation, operation)
+    return operation
 
 
 def _no_shard_key(shard_key_selector: Any) -> None:
