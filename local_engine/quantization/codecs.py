@@ -8,8 +8,9 @@ scores with the same ``top_k``. Codes are ``uint8`` rows; a codec's learned para
 dict of numpy arrays (``arrays``), which is what a saved blob holds next to the codes.
 
 * **Scalar int8** (Qdrant's ``EncodedVectorsU8``): one affine map for all dimensions,
-  ``x ~ lo + alpha * c`` with ``c`` in 0..255; ``lo``/``hi`` are the ``(1-quantile)/2`` and
-  ``1-(1-quantile)/2`` quantiles of all values of the sample (min/max without ``quantile``).
+  ``x ~ lo + alpha * c`` with ``c`` in 0..255; ``lo``/``hi`` cut ``n * (1 - quantile) / 2`` of the
+  sample's values at each end, ``n`` being the number of sample *vectors* (Qdrant's
+  ``find_quantile_interval`` counts the cut that way), or min/max without ``quantile``.
   4x smaller than float32. Scores: the query against the dequantised rows.
 * **Product** (``EncodedVectorsPQ``): the vector is cut into sub-vectors of ``x/4`` dimensions
   (x4: 1, x8: 2, x16: 4, x32: 8, x64: 16), each replaced by the index of the nearest of 256
@@ -109,10 +110,14 @@ class ScalarCodec(Codec):
     def train(self, sample: np.ndarray, rng: np.random.Generator) -> None:
         values = sample.ravel()
         q = self.spec.quantile
-        if q is None or q >= 1.0:
+        if q is None or q >= 1.0 or sample.shape[0] < 127 or len(values) < 4:
             lo, hi = float(values.min()), float(values.max())
         else:
-            lo, hi = (float(v) for v in np.quantile(values, [(1 - q) / 2, 1 - (1 - q) / 2]))
+            # Qdrant's find_quantile_interval: the cut is counted in *vectors* of the sample, not
+            # in values, so quantile 0.99 clips n * 0.005 of the n * dim values at each end.
+            cut = max(1, min((len(values) - 1) // 2, int(sample.shape[0] * (1.0 - q) / 2.0)))
+            part = np.partition(values, (cut, len(values) - cut))
+            lo, hi = float(part[cut]), float(part[len(values) - cut])
         span = hi - lo
         self.lo = np.float32(lo)
         self.alpha = np.float32(span / 255.0 if span > 0 else 1.0)
