@@ -515,3 +515,55 @@ def test_a_flipped_payload_byte_is_detected(pristine, tmp_path):
     with pytest.raises(StorageCorruptedError) as info:
         _answers(copy)
     assert "points.sqlite" in str(info.value) and "offset 123 failed its CRC-32 check" in str(info.value)
+
+
+# -- point versions ---------------------------------------------------------------------------
+def _versions(client: QdrantClient, name: str) -> dict:
+    hits = client.query_points(name, query=[1.0, 0.0], limit=100, search_params=models.SearchParams(exact=True)).points
+    return {p.id: p.version for p in hits}
+
+
+def test_point_versions_are_per_collection_and_never_go_backwards_after_reopen(tmp_path):
+    """Qdrant numbers operations per collection and a point's version is the operation that last
+    wrote it, monotonic across restarts; the engine persists it as the row's sequence number."""
+    path = str(tmp_path / "v")
+    client = QdrantClient(path=path)
+    for name in ("a", "b"):
+        client.create_collection(name, vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    ops_a = [client.upsert("a", points=[models.PointStruct(id=i, vector=[1.0, float(i)])], wait=True).operation_id
+             for i in range(3)]
+    op_b = client.upsert("b", points=[models.PointStruct(id=0, vector=[1.0, 0.0])], wait=True).operation_id
+    assert ops_a == sorted(ops_a) and len(set(ops_a)) == 3
+    assert op_b < ops_a[-1], "collection b counts its own operations"
+    tagged = client.set_payload("a", payload={"t": 1}, points=[1], wait=True).operation_id
+    before = _versions(client, "a")
+    assert before == {0: ops_a[0], 1: tagged, 2: ops_a[2]}
+    client.close()
+
+    client = QdrantClient(path=path)   # a clean reopen
+    assert _versions(client, "a") == before, "versions changed across a reopen"
+    assert _versions(client, "b") == {0: op_b}
+    nxt = client.upsert("a", points=[models.PointStruct(id=9, vector=[1.0, 9.0])], wait=True).operation_id
+    assert nxt > max(before.values()), (nxt, before)
+    before = _versions(client, "a")
+    assert before[9] == nxt
+    client.close()
+    # a process that dies without close(): no checkpoint, no graph save
+    code = (f"import os, sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+            "from sdk import QdrantClient, models\n"
+            f"c = QdrantClient(path={path!r})\n"
+            "r = c.upsert('a', points=[models.PointStruct(id=10, vector=[1.0, 10.0])], wait=True)\n"
+            "print(r.operation_id, flush=True)\n"
+            "os._exit(0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    crashed_op = int(out.stdout.split()[-1])
+    assert crashed_op > nxt
+    before[10] = crashed_op
+    client = QdrantClient(path=path)
+    try:
+        assert _versions(client, "a") == before
+        again = client.upsert("a", points=[models.PointStruct(id=0, vector=[1.0, 0.5])], wait=True).operation_id
+        assert again > crashed_op and _versions(client, "a")[0] == again
+    finally:
+        client.close()

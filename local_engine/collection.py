@@ -59,6 +59,7 @@ class Collection:
         self._size = 0                              # offsets [0, _size) have been used
         self._alive = np.zeros(1024, dtype=bool)
         self._versions = np.zeros(1024, dtype=np.int64)
+        self._last_op = 0                           # the last operation id handed out (next_op_id)
         # Id sort keys, so scroll order (numeric ids, then UUIDs) is a numpy lexsort.
         self._id_kind = np.zeros(1024, dtype=np.uint8)
         self._id_hi = np.zeros(1024, dtype=np.uint64)
@@ -228,6 +229,10 @@ class Collection:
             vec.present[offs] = True
         offsets = loaded.offsets
         self._alive[offsets] = True
+        if loaded.seqs is not None and len(loaded.seqs):   # a point's version: its last write's sequence number
+            self._versions[offsets] = loaded.seqs
+            self._last_op = max(self._last_op, int(loaded.seqs.max()))
+        self._last_op = max(self._last_op, self._store.sequence)
         offs = offsets.tolist()
         if len(offs) == size:   # no holes: offsets are exactly 0..size-1, in order
             self._ext_ids = list(loaded.ext_ids)
@@ -310,6 +315,16 @@ class Collection:
         raise BadRequest("Wrong input: a points selector needs `points` or `filter`")
 
     # -- writes -------------------------------------------------------------------------------------
+    def next_op_id(self) -> int:
+        """The id of a new operation on this collection, which becomes the version of the points
+        it writes. Per collection and monotonic across reopens: storage commits the write with
+        this id as its sequence number (``store.write(..., seq=op_id)``), ``load`` restores every
+        point's version from its row's sequence number and continues after the highest one.
+        (An id whose operation wrote nothing, e.g. a payload index change, is not persisted.)"""
+        with self._lock:
+            self._last_op = max(self._last_op, self._store.sequence) + 1
+            return self._last_op
+
     def upsert(self, body: Any, op_id: int) -> None:
         batch = parse_points(body, self._dims())
         with self._lock:
@@ -339,7 +354,7 @@ class Collection:
                     per_point[r][name] = SparseVec(*item) if isinstance(item, tuple) else item
             offs = offsets.tolist()
             records = [PointRecord(offs[i], batch.ids[i], batch.payloads[i], per_point[i]) for i in range(n)]
-            self._store.write(records, [])
+            self._store.write(records, [], seq=op_id)
 
         # Persisted: apply in memory. Upsert replaces the whole point (vectors not given are removed).
         self._reserve(next_off)
@@ -375,7 +390,7 @@ class Collection:
             offsets = self.offsets_for_selector(selector)
             if len(offsets) == 0:
                 return
-            self._store.write([], offsets.tolist())
+            self._store.write([], offsets.tolist(), seq=op_id)
             for off in offsets.tolist():
                 del self._id_to_offset[self._ext_ids[off]]
                 self._ext_ids[off] = None
@@ -405,7 +420,7 @@ class Collection:
             try:
                 for off in offsets:
                     mutate(self._payloads, off)
-                self._store.write([self._record(off) for off in offsets], [])
+                self._store.write([self._record(off) for off in offsets], [], seq=op_id)
             except BaseException:
                 for off, payload in before.items():
                     self._payloads.set(off, payload)
@@ -478,7 +493,7 @@ class Collection:
                 for name, (offs, items) in others.items():
                     for off, item in zip(offs.tolist(), items):
                         records[off].vectors[name] = SparseVec(*item) if isinstance(item, tuple) else item
-                self._store.write(list(records.values()), [])
+                self._store.write(list(records.values()), [], seq=op_id)
             for name, (offs, matrix) in dense.items():
                 self._dense[name].set_rows(offs, matrix)
             for name, (offs, items) in others.items():
@@ -498,7 +513,7 @@ class Collection:
             if len(offsets) == 0:
                 return
             if self._store.persistent:
-                self._store.write([self._record(off, drop=names) for off in offsets.tolist()], [])
+                self._store.write([self._record(off, drop=names) for off in offsets.tolist()], [], seq=op_id)
             for store in stores:
                 store.clear(offsets)
             self._after_vectors_changed(offsets, op_id)

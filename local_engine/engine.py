@@ -95,7 +95,11 @@ class Engine(SnapshotOperations, QueryOperations):
             raise NotFound(f"Not found: Collection `{name}` doesn't exist!")
         return collection
 
-    def _next_op(self) -> int:
+    def _next_op(self, collection: Collection | None = None) -> int:
+        """A new operation id: the collection's own (it becomes the version of the points the
+        operation writes; per collection, monotonic across reopens, see Collection.next_op_id)."""
+        if collection is not None:
+            return collection.next_op_id()
         return next(self._op_ids)
 
     def _update_result(self, op_id: int) -> models.UpdateResult:
@@ -272,7 +276,7 @@ class Engine(SnapshotOperations, QueryOperations):
     # -- points: writes -------------------------------------------------------------------------------
     def upsert_points(self, collection_name: str, body: models.PointInsertOperations) -> models.UpdateResult:
         collection = self._get(collection_name)
-        op_id = self._next_op()
+        op_id = self._next_op(collection)
         if getattr(body, "update_filter", None) is not None or getattr(body, "update_mode", None) is not None:
             with collection._lock:   # decide which points pass and write them as one step
                 collection.upsert(self._conditional_points(collection, body), op_id)
@@ -282,14 +286,14 @@ class Engine(SnapshotOperations, QueryOperations):
 
     def delete_points(self, collection_name: str, body: models.PointsSelector) -> models.UpdateResult:
         collection = self._get(collection_name)
-        op_id = self._next_op()
+        op_id = self._next_op(collection)
         collection.delete(body, op_id)
         return self._update_result(op_id)
 
     def set_payload(self, collection_name: str, body: models.SetPayload) -> models.UpdateResult:
         collection = self._get(collection_name)
         payload, key = dict(body.payload), body.key
-        op_id = self._next_op()
+        op_id = self._next_op(collection)
         collection.update_payloads(body, op_id, lambda store, off: store.set_payload(off, payload, key))
         return self._update_result(op_id)
 
@@ -298,27 +302,27 @@ class Engine(SnapshotOperations, QueryOperations):
         if body.key is not None:
             raise BadRequest("Wrong input: `key` is not allowed when overwriting the whole payload")
         payload = dict(body.payload)
-        op_id = self._next_op()
+        op_id = self._next_op(collection)
         collection.update_payloads(body, op_id, lambda store, off: store.overwrite_payload(off, copy.deepcopy(payload)))
         return self._update_result(op_id)
 
     def delete_payload(self, collection_name: str, body: models.DeletePayload) -> models.UpdateResult:
         collection = self._get(collection_name)
         keys = list(body.keys)
-        op_id = self._next_op()
+        op_id = self._next_op(collection)
         collection.update_payloads(body, op_id, lambda store, off: store.delete_keys(off, keys))
         return self._update_result(op_id)
 
     def clear_payload(self, collection_name: str, body: models.PointsSelector) -> models.UpdateResult:
         collection = self._get(collection_name)
-        op_id = self._next_op()
+        op_id = self._next_op(collection)
         collection.update_payloads(body, op_id, lambda store, off: store.clear(off))
         return self._update_result(op_id)
 
     # -- vectors of points, vector names (docs/vectors.md) ------------------------------------------------
     def update_vectors(self, collection_name: str, body: models.UpdateVectors) -> models.UpdateResult:
         collection = self._get(collection_name)
-        op_id = self._next_op()
+        op_id = self._next_op(collection)
         collection.update_vectors(list(body.points or []), body.update_filter, op_id)
         return self._update_result(op_id)
 
@@ -326,7 +330,7 @@ class Engine(SnapshotOperations, QueryOperations):
         collection = self._get(collection_name)
         if body.points is None and body.filter is None:
             raise BadRequest("Wrong input: delete_vectors needs `points` or `filter`")
-        op_id = self._next_op()
+        op_id = self._next_op(collection)
         collection.delete_vectors(body, list(body.vector or []), op_id)
         return self._update_result(op_id)
 
@@ -355,7 +359,7 @@ class Engine(SnapshotOperations, QueryOperations):
                                if not (k == "datatype" and existing.get(k, "float32") == new.get(k, "float32")))
                     if not same:
                         raise BadRequest(f"Wrong input: Vector {vector_name} already exists with a different configuration")
-                    return self._update_result(self._next_op())
+                    return self._update_result(self._next_op(collection))
                 dense[vector_name] = new
                 params["vectors"] = dense
             elif getattr(body, "sparse", None) is not None:
@@ -367,14 +371,14 @@ class Engine(SnapshotOperations, QueryOperations):
                 if existing is not None:
                     if (existing.get("modifier") or "none") != (new.get("modifier") or "none"):
                         raise BadRequest(f"Wrong input: Sparse vector {vector_name} already exists with a different configuration")
-                    return self._update_result(self._next_op())
+                    return self._update_result(self._next_op(collection))
                 sparse[vector_name] = new
                 params["sparse_vectors"] = sparse
             else:
                 raise BadRequest("Wrong input: a vector name config needs `dense` or `sparse`")
             self._replace_config(collection, models.CollectionConfig.model_validate(cfg))
             collection.add_vector_name(vector_name)
-        return self._update_result(self._next_op())
+        return self._update_result(self._next_op(collection))
 
     def delete_vector_name(self, collection_name: str, vector_name: str) -> models.UpdateResult:
         """Remove a vector name and its vectors; an unknown name is a no-op, as in Qdrant."""
@@ -387,17 +391,17 @@ class Engine(SnapshotOperations, QueryOperations):
             if isinstance(vectors, dict) and "size" in vectors:
                 if vector_name == "":
                     raise BadRequest("Wrong input: Cannot delete the unnamed vector when it is the only dense vector in the collection")
-                return self._update_result(self._next_op())
+                return self._update_result(self._next_op(collection))
             if vector_name in (vectors or {}):
                 params["vectors"] = {k: v for k, v in vectors.items() if k != vector_name}
             elif vector_name in sparse:
                 del sparse[vector_name]
                 params["sparse_vectors"] = sparse or None
             else:
-                return self._update_result(self._next_op())
+                return self._update_result(self._next_op(collection))
             collection.drop_vector_name(vector_name)
             self._replace_config(collection, models.CollectionConfig.model_validate(cfg))
-        return self._update_result(self._next_op())
+        return self._update_result(self._next_op(collection))
 
     def _replace_config(self, collection: Collection, config: models.CollectionConfig) -> None:
         old = collection.config
@@ -427,7 +431,7 @@ class Engine(SnapshotOperations, QueryOperations):
                 else:
                     collection.create_index(body.field_name, previous)
                 raise
-        return self._update_result(self._next_op())
+        return self._update_result(self._next_op(collection))
 
     def delete_field_index(self, collection_name: str, field_name: str) -> models.UpdateResult:
         collection = self._get(collection_name)
@@ -440,7 +444,7 @@ class Engine(SnapshotOperations, QueryOperations):
                 collection.payload_schema = old
                 raise
             collection.drop_index(field_name)
-        return self._update_result(self._next_op())
+        return self._update_result(self._next_op(collection))
 
     # -- points: reads ------------------------------------------------------------------------------------
     def get_points(self, collection_name: str, body: models.PointRequest) -> list[models.Record]:

@@ -383,8 +383,12 @@ class _SeededStore(CollectionStore):
     def load_config(self) -> dict[str, Any]:
         return self._inner.load_config()
 
-    def write(self, upserts: Any, deletes: Any) -> None:
-        self._inner.write(upserts, deletes)
+    def write(self, upserts: Any, deletes: Any, seq: Any = None) -> None:
+        self._inner.write(upserts, deletes, seq)
+
+    @property
+    def sequence(self) -> int:
+        return self._inner.sequence
 
     def load(self) -> LoadedPoints:
         return self._inner.load()
@@ -407,7 +411,7 @@ class _ReplacedStore(CollectionStore):
     def load_config(self) -> dict[str, Any]:
         raise NotFound(self._message)
 
-    def write(self, upserts: Any, deletes: Any) -> None:
+    def write(self, upserts: Any, deletes: Any, seq: Any = None) -> None:
         raise NotFound(self._message)
 
     def load(self) -> LoadedPoints:

@@ -324,17 +324,17 @@ class SqliteCollectionStore(CollectionStore):
         return config
 
     # -- writing --------------------------------------------------------------------------------
-    def write(self, upserts: Sequence[PointRecord], deletes: Sequence[int]) -> None:
+    def write(self, upserts: Sequence[PointRecord], deletes: Sequence[int], seq: int | None = None) -> None:
         if not isinstance(upserts, (list, tuple)):
             upserts = list(upserts)
         if len(upserts) == 0 and len(deletes) == 0:
             return
         with self._lock, sqlite_errors(self.db_path):
-            self._write(upserts, deletes)
+            self._write(upserts, deletes, seq)
 
-    def _write(self, upserts: Sequence[PointRecord], deletes: Sequence[int]) -> None:
+    def _write(self, upserts: Sequence[PointRecord], deletes: Sequence[int], seq: int | None) -> None:
         conn = self._db()
-        seq = self._seq + 1
+        seq = self._seq + 1 if seq is None or seq <= self._seq else int(seq)
         next_offset = self._next_offset
         offsets = [int(u.offset) for u in upserts]
         if len(set(offsets)) != len(offsets):  # the same offset twice: the last one wins

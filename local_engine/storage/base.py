@@ -70,8 +70,17 @@ class CollectionStore(ABC):
         ...
 
     @abstractmethod
-    def write(self, upserts: Sequence[PointRecord], deletes: Sequence[int]) -> None:
-        """Atomically apply one batch: insert/replace ``upserts`` (whole points), remove ``deletes``."""
+    def write(self, upserts: Sequence[PointRecord], deletes: Sequence[int], seq: int | None = None) -> None:
+        """Atomically apply one batch: insert/replace ``upserts`` (whole points), remove ``deletes``.
+
+        The batch gets a new sequence number: ``seq`` when given and above ``sequence`` (the
+        collection passes its operation id, which becomes the points' version), else
+        ``sequence + 1``. Sequence numbers only grow, across reopens too."""
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number of the last committed write (0 when nothing is kept)."""
+        return 0
 
     @abstractmethod
     def load(self) -> LoadedPoints:

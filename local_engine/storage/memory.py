@@ -26,7 +26,7 @@ class MemoryCollectionStore(CollectionStore):
     def load_config(self) -> dict[str, Any]:
         return self._config
 
-    def write(self, upserts: Sequence[PointRecord], deletes: Sequence[int]) -> None:
+    def write(self, upserts: Sequence[PointRecord], deletes: Sequence[int], seq: int | None = None) -> None:
         return None
 
     def load(self) -> LoadedPoints:
