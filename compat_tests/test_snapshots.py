@@ -983,7 +983,7 @@ def _add_entry(src: Path, dst: Path, name: str, data: bytes, listed: bool) -> Pa
 @pytest.mark.parametrize("case,error", [
     ("newer-version", "newer than this engine reads"),
     ("other-format", "names format"),
-    ("unknown-vector-kind", "of kind 'sparse'"),
+    ("unknown-vector-kind", "of kind 'hologram'"),
     ("wrong-count", "must both hold"),
     ("extra-entry", "not listed in the manifest"),
     ("unused-entry", "not used by anything"),
@@ -1001,7 +1001,7 @@ def test_reader_refuses_what_it_cannot_restore(tmp_path, case, error):
     elif case == "other-format":
         _rewrite_manifest(file, out, lambda m: m.update(format="something-else"))
     elif case == "unknown-vector-kind":
-        _rewrite_manifest(file, out, lambda m: m["vectors"]["img"].update(kind="sparse"))
+        _rewrite_manifest(file, out, lambda m: m["vectors"]["img"].update(kind="hologram"))
     elif case == "wrong-count":
         _rewrite_manifest(file, out, lambda m: m.update(points_count=m["points_count"] + 1))
     elif case == "extra-entry":

@@ -7,6 +7,7 @@ mode, which ``test_vectors_congruence.py`` compares with at random).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -385,3 +386,20 @@ def test_multivector_named_with_dense_and_errors(client):
         size=2, distance="Euclid", multivector_config=models.MultiVectorConfig(comparator="max_sim"))))
     client.update_vectors("mv", points=[models.PointVectors(id=1, vector={"late": [[0, 0], [3, 4]]})])
     assert client.query_points("mv", query=[[3, 4]], using="late").points[0].score == 0.0
+
+
+# -- snapshots -------------------------------------------------------------------------------------
+def test_snapshot_round_trip_of_every_vector_kind(client, tmp_path):
+    make_mixed(client)
+    client.create_vector_name("m", "colbert", models.DenseVectorNameConfig(dense=models.DenseVectorConfig(
+        size=2, distance="Dot", datatype="uint8", multivector_config=models.MultiVectorConfig(comparator="max_sim"))))
+    client.update_vectors("m", points=[models.PointVectors(id=2, vector={"colbert": [[1, 2], [300, -4]]})])
+    client.delete("m", points_selector=[4])
+    before = _answers(client), vectors_of(client, [1, 2, 3])
+    snap = client.create_snapshot("m")
+    path = Path(client.download_snapshot("m", snap.name, tmp_path / "m.snapshot"))
+    client.update_vectors("m", points=[models.PointVectors(id=1, vector={"kw": sv([2], [9.0])})])
+    client.delete_vectors("m", vectors=["txt"], points=[1])
+    client.upload_snapshot("m", path)
+    assert (_answers(client), vectors_of(client, [1, 2, 3])) == before
+    assert vectors_of(client, [2])[2]["colbert"] == [[1.0, 2.0], [255.0, 0.0]]

@@ -46,7 +46,7 @@ from .snapshots.format import CHECKSUM_SUFFIX, SNAPSHOT_SUFFIX
 from .snapshots.reader import SnapshotContents
 from .snapshots.writer import schema_json
 from .storage._files import fsync_dir
-from .storage.base import CollectionStore, LoadedPoints, PointRecord
+from .storage.base import CollectionStore, LoadedPoints, PointRecord, SparseVec
 
 log = logging.getLogger("local_engine.snapshots")
 
@@ -333,11 +333,12 @@ def _build_collection(name: str, contents: SnapshotContents, store: CollectionSt
         if identity:
             dense[vname] = (matrix, present)
         else:  # scatter the rows to their offsets
-            full = np.zeros((size, matrix.shape[1]), dtype=np.float32)
+            full = np.zeros((size, matrix.shape[1]), dtype=matrix.dtype)
             full_present = np.zeros(size, dtype=bool)
             full[offsets] = matrix
             full_present[offsets] = present
             dense[vname] = (full, full_present)
+    others = {vname: _other_values(parts) for vname, parts in contents.others.items()}   # row -> value
     if store.persistent:
         ids, payloads = contents.ids, contents.payloads
         rows = list(contents.dense.items())
@@ -346,6 +347,9 @@ def _build_collection(name: str, contents: SnapshotContents, store: CollectionSt
             records = []
             for i in range(start, min(n, start + _WRITE_BATCH)):
                 vectors = {vname: matrix[i] for vname, (matrix, present) in rows if present[i]}
+                for vname, values in others.items():
+                    if i in values:
+                        vectors[vname] = values[i]
                 records.append(PointRecord(offs[i], ids[i], payloads[i], vectors))
             store.write(records, [])
         for vname, blob in graphs.items():
@@ -357,6 +361,7 @@ def _build_collection(name: str, contents: SnapshotContents, store: CollectionSt
     collection.payload_schema = dict(contents.payload_schema)
     collection.load(LoadedPoints(
         offsets=offsets, ext_ids=contents.ids, payloads=contents.payloads, dense=dense, next_offset=size,
+        vectors={vname: {int(offsets[i]): v for i, v in values.items()} for vname, values in others.items()},
         seqs=np.zeros(n, dtype=np.int64),   # nothing was written after the graphs were taken
     ))
     collection._store = store   # the seeded view was only for loading the graphs
@@ -541,6 +546,20 @@ def _check_checksum(checksum: str | None) -> str | None:
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
         raise BadRequest(f"Wrong input: checksum must be a SHA-256 hex digest (64 hex characters), got {checksum!r}")
     return value
+
+
+def _other_values(parts: dict) -> dict[int, Any]:
+    """Row -> stored value (``SparseVec`` or multivector matrix) of a snapshot's sparse or
+    multivector name."""
+    indptr = parts["indptr"]
+    out: dict[int, Any] = {}
+    for i in np.flatnonzero(parts["present"]).tolist():
+        lo, hi = int(indptr[i]), int(indptr[i + 1])
+        if parts["kind"] == "sparse":
+            out[i] = SparseVec(parts["indices"][lo:hi].copy(), parts["values"][lo:hi].copy())
+        else:
+            out[i] = parts["data"][lo:hi].copy()
+    return out
 
 
 def _vectors_json(config: models.CollectionConfig) -> Any:

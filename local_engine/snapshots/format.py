@@ -13,9 +13,17 @@ of one collection. ``docs/snapshots.md`` is the reference; the entries, in archi
     points/offsets.npy             int64 [points]: each point's offset (row number) in the collection,
                                    strictly increasing; the manifest's ``next_offset`` bounds them
     points/payloads.json           [payload, ...] aligned with ids ({} = no payload)
-    vectors/dense-<k>.npy          float32 little-endian C-order matrix [points, dim]; row i is
-                                   the vector of point i (zeros where absent)
+    vectors/dense-<k>.npy          little-endian C-order matrix [points, dim] in the vector's
+                                   datatype (float32, float16 or uint8, the manifest's ``dtype``);
+                                   row i is the vector of point i (zeros where absent)
     vectors/dense-<k>.present.npy  bool [points]: which rows hold a vector
+    vectors/sparse-<k>.{present,indptr,indices,values}.npy
+                                   sparse vectors as CSR rows aligned with ids: bool [points],
+                                   int64 [points + 1], uint32 [nnz] (sorted within a row), float32
+                                   or float16 [nnz]; an absent row is empty and not present
+    vectors/multi-<k>.{present,indptr,data}.npy
+                                   multivectors: bool [points], int64 [points + 1] (row ranges of
+                                   ``data``), matrix [rows, dim] in the vector's datatype
     index/hnsw-<k>.bin             the HNSW graph of one dense vector name, in local_engine/index's
                                    own file format (labels are the offsets above); only for names
                                    that have a graph
@@ -24,10 +32,10 @@ of one collection. ``docs/snapshots.md`` is the reference; the entries, in archi
 
 Room to grow, without breaking this version's readers:
 
-* Vector kinds: the manifest's ``vectors`` says each name's ``kind``. Version 1 writes only
-  ``dense``. Sparse vectors (``vectors/sparse-<k>.{indptr,indices,values}.npy``, CSR rows
-  aligned with ids) and multivectors (``vectors/multi-<k>.{offsets,data}.npy``) will be new
-  kinds. A reader refuses a kind it does not know: ignoring it would lose data.
+* Vector kinds: the manifest's ``vectors`` says each name's ``kind`` (``dense``, ``sparse``,
+  ``multi``) and ``dtype``. Snapshots written before sparse vectors, multivectors and datatypes
+  existed hold only float32 ``dense`` entries and read as before. A reader refuses a kind it
+  does not know: ignoring it would lose data.
 * Index files: the manifest's ``indexes`` lists ``{"kind", "vector", "files"}`` with files
   under ``index/``. Version 1 writes ``hnsw`` graphs. Indexes are a cache: a reader verifies
   their checksums like every entry, loads the kinds it knows when they match the data and the
@@ -66,6 +74,16 @@ class InvalidSnapshot(BadRequest):
 def dense_entries(k: int) -> tuple[str, str]:
     """(matrix entry, presence entry) of the ``k``-th dense vector name."""
     return f"vectors/dense-{k}.npy", f"vectors/dense-{k}.present.npy"
+
+
+def sparse_entries(k: int) -> dict[str, str]:
+    """Entries of the ``k``-th sparse vector name, by part."""
+    return {part: f"vectors/sparse-{k}.{part}.npy" for part in ("present", "indptr", "indices", "values")}
+
+
+def multi_entries(k: int) -> dict[str, str]:
+    """Entries of the ``k``-th multivector name, by part."""
+    return {part: f"vectors/multi-{k}.{part}.npy" for part in ("present", "indptr", "data")}
 
 
 def hnsw_entry(k: int) -> str:

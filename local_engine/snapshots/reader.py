@@ -56,6 +56,8 @@ class SnapshotContents:
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # row -> offset
     next_offset: int = 0
     graphs: dict[str, bytearray] = field(default_factory=dict)   # vector name -> HNSW graph file
+    # sparse / multivector names: name -> {"kind", "present", "indptr", ...} row-aligned (format.py)
+    others: dict[str, dict[str, Any]] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -200,6 +202,7 @@ class SnapshotReader:
         except ValidationError as e:
             raise _bad(f"config.json is not a valid collection config: {e}") from None
         params = _vector_params(config)
+        sparse_params = dict(config.params.sparse_vectors or {})
 
         n = manifest.get("points_count")
         if not _is_size(n):
@@ -219,24 +222,32 @@ class SnapshotReader:
             raise _bad("points/offsets.npy must hold strictly increasing offsets below `next_offset`")
 
         vectors = manifest.get("vectors")
-        if not isinstance(vectors, dict) or set(vectors) != set(params):
+        if not isinstance(vectors, dict) or set(vectors) != set(params) | set(sparse_params):
             names = sorted(vectors) if isinstance(vectors, dict) else vectors
-            raise _bad(f"manifest vectors {names!r} do not match the config's vector names {sorted(params)!r}")
+            raise _bad(f"manifest vectors {names!r} do not match the config's vector names "
+                       f"{sorted(set(params) | set(sparse_params))!r}")
         dense: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        others: dict[str, dict[str, Any]] = {}
         for name, desc in vectors.items():
             kind = desc.get("kind") if isinstance(desc, dict) else None
-            if kind != "dense":
+            if kind not in ("dense", "sparse", "multi"):
                 raise Unsupported(f"Snapshot vector {name!r} is of kind {kind!r}, which this engine version cannot load")
+            expected = "sparse" if name in sparse_params else "multi" if params[name].multivector_config else "dense"
+            if kind != expected:
+                raise _bad(f"vector {name!r} is a {kind} vector in the manifest but a {expected} one in the config")
+            if kind != "dense":
+                others[name] = _read_other(name, kind, desc, data, used, n, params.get(name), sparse_params.get(name))
+                continue
             entry, present_entry = desc.get("data"), desc.get("present")
             if entry not in data or present_entry not in data:
                 raise _bad(f"the files of vector {name!r} are missing")
             used.update((entry, present_entry))
             dim = params[name].size
-            matrix = _npy(entry, data[entry], np.dtype("<f4"), (n, dim))
+            matrix = _npy(entry, data[entry], _datatype(params[name]), (n, dim))
             present = _npy(present_entry, data[present_entry], np.dtype(bool), (n,))
-            if not np.isfinite(matrix[present]).all():
+            if matrix.dtype.kind == "f" and not np.isfinite(matrix[present]).all():
                 raise _bad(f"{entry} holds non-finite vector values")
-            matrix[~present] = 0.0
+            matrix[~present] = 0
             dense[name] = (matrix, present)
 
         indexes = manifest.get("indexes", [])
@@ -269,7 +280,7 @@ class SnapshotReader:
         return SnapshotContents(
             collection=str(manifest.get("collection", "")), created_at=str(manifest.get("created_at", "")),
             config=config, payload_schema=schema, aliases=aliases, ids=ids, payloads=payloads, dense=dense,
-            offsets=offsets, next_offset=next_offset, graphs=graphs, manifest=manifest,
+            offsets=offsets, next_offset=next_offset, graphs=graphs, others=others, manifest=manifest,
         )
 
     @staticmethod
@@ -290,17 +301,55 @@ def _is_sha256(value: Any) -> bool:
 
 
 def _vector_params(config: models.CollectionConfig) -> dict[str, models.VectorParams]:
-    if config.params.sparse_vectors:
-        raise Unsupported("The snapshot's collection has sparse vectors, which this engine version cannot load")
     vectors = config.params.vectors
     params = {} if vectors is None else (dict(vectors) if isinstance(vectors, dict) else {"": vectors})
     for name, p in params.items():
-        if p.multivector_config is not None:
-            raise Unsupported(f"The snapshot's vector {name!r} is a multivector, which this engine version cannot load")
         datatype = getattr(p.datatype, "value", p.datatype)
-        if datatype not in (None, "float32"):
+        if datatype not in (None, "float32", "float16", "uint8"):
             raise Unsupported(f"The snapshot's vector {name!r} has datatype {datatype}, which this engine version cannot load")
     return params
+
+
+_DTYPES = {"float32": "<f4", "float16": "<f2", "uint8": "|u1"}
+
+
+def _datatype(params: Any) -> np.dtype:
+    """The stored dtype of a dense vector or multivector name."""
+    return np.dtype(_DTYPES[getattr(params.datatype, "value", params.datatype) or "float32"])
+
+
+def _read_other(name: str, kind: str, desc: dict, data: dict, used: set, n: int, params: Any,
+                sparse_params: Any) -> dict[str, Any]:
+    """The row-aligned parts of a sparse or multivector name, checked for consistency."""
+    parts = ("present", "indptr", "indices", "values") if kind == "sparse" else ("present", "indptr", "data")
+    entries = {part: desc.get(part) for part in parts}
+    if not all(e in data for e in entries.values()):
+        raise _bad(f"the files of vector {name!r} are missing")
+    used.update(entries.values())
+    present = _npy(entries["present"], data[entries["present"]], np.dtype(bool), (n,))
+    indptr = _npy(entries["indptr"], data[entries["indptr"]], np.dtype("<i8"), (n + 1,))
+    if indptr[0] != 0 or not bool(np.all(np.diff(indptr) >= 0)) or bool((np.diff(indptr)[~present] != 0).any()):
+        raise _bad(f"{entries['indptr']} does not describe the rows of vector {name!r}")
+    total = int(indptr[-1])
+    out: dict[str, Any] = {"kind": kind, "present": present, "indptr": indptr}
+    if kind == "sparse":
+        index = getattr(sparse_params, "index", None)
+        vdt = "<f2" if getattr(getattr(index, "datatype", None), "value", None) == "float16" else "<f4"
+        out["indices"] = _npy(entries["indices"], data[entries["indices"]], np.dtype("<u4"), (total,))
+        out["values"] = _npy(entries["values"], data[entries["values"]], np.dtype(vdt), (total,))
+        if not np.isfinite(out["values"]).all():
+            raise _bad(f"{entries['values']} holds non-finite values")
+        for i in np.flatnonzero(np.diff(indptr) > 1).tolist():   # sorted, unique within a row
+            row = out["indices"][indptr[i]:indptr[i + 1]]
+            if not bool(np.all(row[1:] > row[:-1])):
+                raise _bad(f"{entries['indices']} holds a row whose indices are not sorted and unique")
+    else:
+        if bool((np.diff(indptr)[present] == 0).any()):
+            raise _bad(f"{entries['indptr']} holds an empty multivector")
+        out["data"] = _npy(entries["data"], data[entries["data"]], _datatype(params), (total, params.size))
+        if out["data"].dtype.kind == "f" and not np.isfinite(out["data"]).all():
+            raise _bad(f"{entries['data']} holds non-finite vector values")
+    return out
 
 
 def _check_ids(ids: list) -> None:

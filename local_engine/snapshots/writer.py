@@ -39,6 +39,8 @@ class CollectionView:
     offsets: np.ndarray | None = None           # int64 offset of each row in the collection (None: 0..n-1)
     next_offset: int | None = None              # the collection's size in offsets (None: n)
     graphs: dict[str, list] = field(default_factory=dict)   # vector name -> HNSW graph file (buffers)
+    # sparse / multivector names: name -> {"kind", parts...} row-aligned (see format.py)
+    others: dict[str, dict[str, Any]] = field(default_factory=dict)
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -73,12 +75,13 @@ def capture_collection(collection: Any, aliases: list[str]) -> CollectionView:
         for name, vec in collection._dense.items():
             rows = min(len(vec.present), size)
             inside = live[live < rows]
-            matrix = np.zeros((len(live), vec.dim), dtype=np.float32)
+            matrix = np.zeros((len(live), vec.dim), dtype=getattr(vec, "dtype", np.float32))
             present = np.zeros(len(live), dtype=bool)
             if len(inside):
                 matrix[: len(inside)] = vec.data[inside]
                 present[: len(inside)] = vec.present[inside]
             dense[name] = (matrix, present)
+        others = {name: _capture_other(store, offsets) for name, store in getattr(collection, "_others", {}).items()}
         # HNSW graphs (local_engine/index): labels are offsets, so they stay valid with the
         # offsets kept above. ``serialize`` copies hnswlib's arrays, like the rows above.
         # A write's graph insertions may still run on a helper thread: wait for them first.
@@ -94,8 +97,26 @@ def capture_collection(collection: Any, aliases: list[str]) -> CollectionView:
     return CollectionView(
         name=collection.name, config=config, payload_schema=schema, aliases=list(aliases),
         ids=ids, payloads=payloads, dense=dense, offsets=live.astype(np.int64), next_offset=int(size),
-        graphs=graphs,
+        graphs=graphs, others=others,
     )
+
+
+def _capture_other(store: Any, offsets: list[int]) -> dict[str, Any]:
+    """Copies of the sparse vectors or multivectors of ``offsets`` as CSR-like arrays."""
+    values = [store.raw(o) for o in offsets]
+    present = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    if store.kind == "sparse":
+        lengths = np.fromiter((0 if v is None else len(v[0]) for v in values), dtype=np.int64, count=len(values))
+        held = [v for v in values if v is not None]
+        indices = np.concatenate([v[0] for v in held]).astype("<u4") if held else np.zeros(0, "<u4")
+        vdtype = np.dtype(store.value_dtype).newbyteorder("<")
+        vals = np.concatenate([v[1] for v in held]).astype(vdtype) if held else np.zeros(0, vdtype)
+        return {"kind": "sparse", "present": present, "indptr": np.concatenate([[0], np.cumsum(lengths)]),
+                "indices": indices, "values": vals}
+    lengths = np.fromiter((0 if v is None else len(v) for v in values), dtype=np.int64, count=len(values))
+    held = [v for v in values if v is not None]
+    data = np.concatenate(held) if held else np.zeros((0, store.dim), dtype=store.dtype)
+    return {"kind": "multi", "present": present, "indptr": np.concatenate([[0], np.cumsum(lengths)]), "data": data}
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -131,13 +152,30 @@ class SnapshotWriter:
         vectors = {}
         for k, (name, (matrix, present)) in enumerate(sorted(view.dense.items())):
             data_entry, present_entry = fmt.dense_entries(k)
-            matrix = np.asarray(matrix, dtype="<f4")
+            matrix = np.asarray(matrix)
+            matrix = matrix.astype(matrix.dtype.newbyteorder("<"), copy=False)
             entries.append((data_entry, _npy_buffers(matrix)))
             entries.append((present_entry, _npy_buffers(np.asarray(present, dtype=bool))))
             vectors[name] = {
-                "kind": "dense", "dtype": "float32", "dim": int(matrix.shape[1]),
+                "kind": "dense", "dtype": matrix.dtype.name, "dim": int(matrix.shape[1]),
                 "count": int(np.count_nonzero(present)), "data": data_entry, "present": present_entry,
             }
+        kinds = {"sparse": (fmt.sparse_entries, "values"), "multi": (fmt.multi_entries, "data")}
+        counters = {"sparse": 0, "multi": 0}
+        for name, parts in sorted(view.others.items()):
+            kind = parts["kind"]
+            make, typed = kinds[kind]
+            files = make(counters[kind])
+            counters[kind] += 1
+            for part, entry in files.items():
+                array = np.asarray(parts[part])
+                array = array.astype(array.dtype.newbyteorder("<"), copy=False)
+                entries.append((entry, _npy_buffers(array)))
+            desc = {"kind": kind, "dtype": np.asarray(parts[typed]).dtype.name,
+                    "count": int(np.count_nonzero(parts["present"])), **files}
+            if kind == "multi":
+                desc["dim"] = int(np.asarray(parts["data"]).shape[1])
+            vectors[name] = desc
         indexes = []
         for k, (name, parts) in enumerate(sorted(view.graphs.items())):
             entry = fmt.hnsw_entry(k)
