@@ -4,6 +4,10 @@ Invariants (everything that changes them lives in this module):
 
 * A point owns one *offset* (row number) for its whole life; ``_id_to_offset`` and
   ``_ext_ids`` are inverse maps over live points, ``_alive[o]`` is True exactly for them.
+  The offsets of deleted points are reused by new ids (lowest first, ``_free_offsets``) before
+  ``_size`` grows, so churn of new ids keeps the arrays, checkpoints and graphs bounded
+  (docs/storage.md, "Offset reuse"); whatever is keyed by offset (graphs, codes, payload
+  indexes, storage rows) treats a reused offset as a deleted point followed by a new one.
 * Every write is validated completely, then persisted (``store.write``, atomic), then applied
   in memory. A rejected request changes nothing; a failed persist changes nothing in memory.
 * All writes and reads hold ``_lock``: one writer at a time, readers see whole batches.
@@ -60,6 +64,7 @@ class Collection:
         self._alive = np.zeros(1024, dtype=bool)
         self._versions = np.zeros(1024, dtype=np.int64)
         self._last_op = 0                           # the last operation id handed out (next_op_id)
+        self._free: np.ndarray | None = None       # dead offsets below _size, ascending (None: recompute)
         # Id sort keys, so scroll order (numeric ids, then UUIDs) is a numpy lexsort.
         self._id_kind = np.zeros(1024, dtype=np.uint8)
         self._id_hi = np.zeros(1024, dtype=np.uint64)
@@ -203,6 +208,7 @@ class Collection:
         size = max(loaded.next_offset, int(loaded.offsets.max()) + 1 if len(loaded.offsets) else 0)
         self._reserve(size)
         self._size = size
+        self._free = None
         for name, (matrix, present) in loaded.dense.items():
             vec = self._dense.get(name)
             if vec is None or matrix.shape[1] != vec.dim:
@@ -325,6 +331,16 @@ class Collection:
             self._last_op = max(self._last_op, self._store.sequence) + 1
             return self._last_op
 
+    def _free_offsets(self) -> np.ndarray:
+        """Offsets of deleted points below ``_size``, ascending: new ids take these first.
+        Cached until the next delete; one scan of ``_alive`` when there are holes at all."""
+        if self._free is None:
+            if len(self._id_to_offset) < self._size:
+                self._free = np.flatnonzero(~self._alive[: self._size])
+            else:
+                self._free = np.zeros(0, dtype=np.int64)
+        return self._free
+
     def upsert(self, body: Any, op_id: int) -> None:
         batch = parse_points(body, self._dims())
         with self._lock:
@@ -336,11 +352,17 @@ class Collection:
             return
         offsets = np.empty(n, dtype=np.int64)
         next_off = self._size
+        free = self._free_offsets()
+        reused = 0
         for i, pid in enumerate(batch.ids):
             off = self._id_to_offset.get(pid)
             if off is None:
-                off = next_off
-                next_off += 1
+                if reused < len(free):   # a deleted point's offset first, then a new one
+                    off = int(free[reused])
+                    reused += 1
+                else:
+                    off = next_off
+                    next_off += 1
             offsets[i] = off
         prepared = {name: (rows, self._dense[name].prepare(m)) for name, (rows, m) in batch.dense.items()}
         others = {**batch.sparse, **self._prepared_multi(batch.multi)}
@@ -357,6 +379,8 @@ class Collection:
             self._store.write(records, [], seq=op_id)
 
         # Persisted: apply in memory. Upsert replaces the whole point (vectors not given are removed).
+        if reused:
+            self._free = free[reused:]
         self._reserve(next_off)
         if next_off > self._size:
             self._ext_ids.extend([None] * (next_off - self._size))
@@ -396,6 +420,7 @@ class Collection:
                 self._ext_ids[off] = None
                 self._payloads.delete(off)
             self._alive[offsets] = False
+            self._free = None
             for vec in self._all_stores().values():
                 vec.clear(offsets)
             self._order_cache = None

@@ -13,8 +13,9 @@ The rules this module keeps (the collection relies on them):
   caller rescores the returned labels exactly from ``DenseVectors``. So the graph only decides
   *which* candidates are looked at, and a graph that is lost or damaged is rebuilt from the
   matrix.
-* **Offsets are never reused** by the collection, so a label re-added with ``add`` is always
-  the same point rewritten: hnswlib updates the element in place (and un-deletes it).
+* **A label re-added with ``add``** is the same point rewritten, or a new point that took a
+  deleted point's offset (the collection reuses them): either way hnswlib updates the element
+  in place (and un-deletes it), so the element count does not grow.
 
 hnswlib spaces: ``ip`` (distance ``1 - a·b``) for Cosine (vectors are normalised when
 stored); ``l2`` (squared distance) for Euclid and Manhattan. Manhattan has no hnswlib space:

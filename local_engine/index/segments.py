@@ -13,8 +13,8 @@ one 1,000,000-point graph. Segments are searched on a small thread pool (hnswlib
 GIL), so on several cores their searches overlap.
 
 Rules: segment ``i`` holds offsets ``[i * SEGMENT_POINTS, (i + 1) * SEGMENT_POINTS)`` and only
-those; since offsets are handed out in order and never reused, segments fill one after the
-other and only the last one grows. Each segment is an ``HnswIndex`` with its own state, saved as
+those; new offsets are handed out in order (after the offsets of deleted points, which are
+reused), so segments fill one after the other and only the last one grows. Each segment is an ``HnswIndex`` with its own state, saved as
 its own blob, so a save rewrites only the segments that changed.
 """
 
