@@ -4,6 +4,7 @@
     python benchmarks/bench_engine.py --quick      # 20,000 points, fewer queries (smoke run)
     python benchmarks/bench_engine.py --million    # also 1,000,000 x 128 for qdrant-sdk and Edge (~20 min more)
     python benchmarks/bench_engine.py --points 50000 --json /tmp/engine.json
+    python benchmarks/bench_engine.py --quantized --systems edge,ours-path   # + scalar int8, originals on disk
 
 Data: ``_common.clustered_dataset`` (100 random centres in 128-d, point = centre + 0.3 N(0,1)),
 Cosine, ids 0..n-1, payload ``{"group": 0..9, "bucket": 0..99}`` (uniform, independent of the
@@ -23,6 +24,14 @@ interpreter, one after the other, on the same deterministic data:
   ``query_points(query=ndarray, limit=10, query_filter=...)`` with the facade's defaults, so
   payloads are returned). The graph is built during the upload, so ingest = the upload.
   Reopen = ``QdrantClient(path)`` + ``count`` (and, separately, the first search after it).
+
+``--quantized`` adds ``edge-sq`` and ``ours-path-sq``: the same collection with scalar int8
+quantization (``quantile`` 0.99, ``always_ram``) and the originals on disk (``on_disk: true``),
+searched with ``quantization: {rescore: true, oversampling: 2.0}`` on both. Their searches and
+RSS are measured in a *fresh process* that reopens the stored collection (``probe`` worker: the
+data generator's arrays are freed first, RSS is read after the open and after the searches),
+and the unquantized ``edge`` / ``ours-path`` runs get the same probe, so the RSS ratio compares
+like with like.
 
 Search latency is the p50 over ``--passes`` passes over the queries (wall clock around one
 API call; the machine is shared and noisy, so compare systems within one run). Recall@10 is
@@ -76,7 +85,9 @@ from _engine_common import (  # noqa: E402
 
 DIM = 128
 COLLECTION = "bench"
-SYSTEMS = ("hnswlib", "edge", "official", "ours-memory", "ours-path")
+SYSTEMS = ("hnswlib", "edge", "official", "ours-memory", "ours-path", "edge-sq", "ours-path-sq")
+QUANT_SYSTEMS = ("edge-sq", "ours-path-sq")
+QUANT_OVERSAMPLING = 2.0
 MILLION_SYSTEMS = ("edge", "ours-path")
 LABEL = {
     "hnswlib": "raw hnswlib",
@@ -84,6 +95,8 @@ LABEL = {
     "official": "qdrant-client local",
     "ours-memory": "qdrant-sdk :memory:",
     "ours-path": "qdrant-sdk path",
+    "edge-sq": "Qdrant Edge, int8 on disk",
+    "ours-path-sq": "qdrant-sdk path, int8 on disk",
 }
 
 
@@ -107,8 +120,10 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     collect()
     out: dict[str, Any] = {"system": system, "points": args.points, "notes": [],
                            "rss": {"baseline_mb": current_rss_mb()}}
+    if system == "probe":
+        return _probe(args)
     run = {"hnswlib": _hnswlib, "edge": _edge, "official": _official,
-           "ours-memory": _ours, "ours-path": _ours}[system]
+           "ours-memory": _ours, "ours-path": _ours, "edge-sq": _edge, "ours-path-sq": _ours}[system]
     run(args, data, bucket, truth, out)
     out["rss"]["peak_mb"] = _peak()
     return out
@@ -185,9 +200,15 @@ def _edge(args, data, bucket, truth, out) -> None:
     out["version"] = version("qdrant-edge-py")
     vectors, groups = data.vectors, data.groups
     n = len(vectors)
+    quantized = args._worker == "edge-sq"
     with temp_dir("bench-edge-") as root:
         path = os.path.join(root, "shard")
-        config = e.EdgeConfig(vectors={"": e.EdgeVectorParams(size=DIM, distance=e.Distance.Cosine)})
+        if quantized:
+            sq = e.ScalarQuantizationConfig(type=e.ScalarType.Int8, quantile=0.99, always_ram=True)
+            params = e.EdgeVectorParams(size=DIM, distance=e.Distance.Cosine, on_disk=True, quantization_config=sq)
+        else:
+            params = e.EdgeVectorParams(size=DIM, distance=e.Distance.Cosine)
+        config = e.EdgeConfig(vectors={"": params})
         shard = e.EdgeShard.create(path, config)
         for field in ("group", "bucket"):
             shard.update(e.UpdateOperation.create_field_index(field, e.PayloadSchemaType.Integer))
@@ -210,6 +231,14 @@ def _edge(args, data, bucket, truth, out) -> None:
         out["segments"] = info.segments_count
         collect()
         out["rss"]["after_load_mb"] = current_rss_mb()
+        if quantized:   # searched in the fresh-process probe, after a reopen
+            shard.close()
+            del shard
+            collect()
+            out["disk_mb"] = dir_size_mb(path)
+            out["probe"] = _run_probe(args, "edge", path, quantized=True)
+            out["search"] = out["probe"]["search"]
+            return
         queries = [q.tolist() for q in data.queries]
         filters = {"unfiltered": None}
         for kind, (key, value) in FILTERS.items():
@@ -239,6 +268,8 @@ def _edge(args, data, bucket, truth, out) -> None:
             collect()
         out["reopen_s"] = float(np.median(times))
         out["reopen_all_s"] = times
+        if args.quantized:
+            out["probe"] = _run_probe(args, "edge", path, quantized=False)
 
 
 def _official(args, data, bucket, truth, out) -> None:
@@ -281,7 +312,14 @@ def _ours(args, data, bucket, truth, out) -> None:
     from sdk import QdrantClient, models
 
     out["version"] = version("qdrant-sdk")
-    path_mode = args._worker == "ours-path"
+    path_mode = args._worker in ("ours-path", "ours-path-sq")
+    quantized = args._worker == "ours-path-sq"
+    vector_params = models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    quantization = None
+    if quantized:
+        vector_params = models.VectorParams(size=DIM, distance=models.Distance.COSINE, on_disk=True)
+        quantization = models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+            type=models.ScalarType.INT8, quantile=0.99, always_ram=True))
     n = args.points
     payloads = payload_columns(data.groups, bucket)
     ids = list(range(n))
@@ -294,7 +332,7 @@ def _ours(args, data, bucket, truth, out) -> None:
                 collect()
             path = os.path.join(root, f"data{r}")
             client = QdrantClient(path=path) if path_mode else QdrantClient(":memory:")
-            client.create_collection(COLLECTION, vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE))
+            client.create_collection(COLLECTION, vectors_config=vector_params, quantization_config=quantization)
             for field in ("group", "bucket"):
                 client.create_payload_index(COLLECTION, field, models.PayloadSchemaType.INTEGER)
             log(f"{args._worker}: uploading {n:,} points, batch {args.batch_size} ({r + 1}/{args.ingest_repeats})")
@@ -311,6 +349,16 @@ def _ours(args, data, bucket, truth, out) -> None:
         del payloads
         collect()
         out["rss"]["after_load_mb"] = current_rss_mb()
+        if quantized:   # searched in the fresh-process probe, after a reopen (originals mapped)
+            with Timer() as t:
+                client.close()
+            out["close_s"] = t.seconds
+            del client
+            collect()
+            out["disk_mb"] = dir_size_mb(path)
+            out["probe"] = _run_probe(args, "ours", path, quantized=True)
+            out["search"] = out["probe"]["search"]
+            return
         filters: dict[str, Any] = {"unfiltered": None}
         for kind, (key, value) in FILTERS.items():
             filters[kind] = models.Filter(must=[models.FieldCondition(key=key, match=models.MatchValue(value=value))])
@@ -369,6 +417,102 @@ def _ours(args, data, bucket, truth, out) -> None:
         out["reopen_all_s"] = reopen
         out["first_search_after_reopen_s"] = float(np.median(first))
         out["reopen_rebuilds"] = rebuilt
+        if args.quantized:
+            out["probe"] = _run_probe(args, "ours", path, quantized=False)
+
+
+def _run_probe(args: argparse.Namespace, system: str, path: str, quantized: bool) -> dict[str, Any]:
+    """Reopen ``path`` in a fresh interpreter, search it, report its RSS (see ``_probe``)."""
+    wargs = ["--_worker", "probe", "--probe-system", system, "--probe-path", path,
+             "--probe-quantized", "1" if quantized else "0", "--points", str(args.points),
+             "--queries", str(args.queries), "--passes", str(args.passes), "--seed", str(args.seed),
+             "--truth", args.truth]
+    log(f"probe: {system} ({'int8 on disk' if quantized else 'unquantized'}) reopened in a fresh process")
+    return run_worker(os.path.abspath(__file__), wargs, timeout=args.timeout)
+
+
+def _rss_parts_mb() -> dict[str, float]:
+    """RssAnon / RssFile of this process (MB): anonymous memory vs file pages mapped in (a
+    memory-mapped file's pages count in RSS once touched, but the kernel can drop them)."""
+    out: dict[str, float] = {}
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                key = line.split(":")[0]
+                if key in ("RssAnon", "RssFile", "RssShmem"):
+                    out[key] = int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return out
+
+
+def _probe(args: argparse.Namespace) -> dict[str, Any]:
+    """A fresh process: open the stored collection, run every query kind, and report RSS before
+    the open (interpreter + imports + the queries), after it, and after the searches."""
+    data, bucket = _data(args)
+    queries = data.queries.copy()
+    truth = dict(np.load(args.truth))
+    del data, bucket
+    collect()
+    quantized = args.probe_quantized == "1"
+    out: dict[str, Any] = {"system": args.probe_system, "quantized": quantized, "rss": {}}
+    if args.probe_system == "ours":
+        from sdk import QdrantClient, models
+
+        params = models.SearchParams(quantization=models.QuantizationSearchParams(
+            rescore=True, oversampling=QUANT_OVERSAMPLING)) if quantized else None
+        filters: dict[str, Any] = {"unfiltered": None}
+        for kind, (key, value) in FILTERS.items():
+            filters[kind] = models.Filter(must=[models.FieldCondition(key=key, match=models.MatchValue(value=value))])
+        out["rss"]["before_open_mb"] = current_rss_mb()
+        out["rss"]["before_open_parts"] = _rss_parts_mb()
+        with Timer() as t:
+            client = QdrantClient(path=args.probe_path)
+            client.count(COLLECTION)
+        collection = _collection_of(client)
+        if collection is not None:
+            vec = collection._dense[""]
+            out["originals_mapped"] = type(vec.data).__name__ == "memmap"
+            quant = collection._quant.for_name("")
+            out["codes_mb"] = None if quant is None else quant.nbytes / 2**20
+
+        def one(i: int, flt: Any) -> list:
+            return [p.id for p in client.query_points(COLLECTION, query=queries[i], limit=LIMIT, query_filter=flt,
+                                                      search_params=params).points]
+    else:
+        import qdrant_edge as e
+
+        params = e.SearchParams(quantization=e.QuantizationSearchParams(
+            rescore=True, oversampling=QUANT_OVERSAMPLING)) if quantized else None
+        qlists = [q.tolist() for q in queries]
+        filters = {"unfiltered": None}
+        for kind, (key, value) in FILTERS.items():
+            filters[kind] = e.Filter(must=[e.FieldCondition(key, match=e.MatchValue(value))])
+        out["rss"]["before_open_mb"] = current_rss_mb()
+        out["rss"]["before_open_parts"] = _rss_parts_mb()
+        with Timer() as t:
+            client = e.EdgeShard.load(args.probe_path)
+
+        def one(i: int, flt: Any) -> list:
+            req = e.QueryRequest(limit=LIMIT, query=e.Query.Nearest(qlists[i]), with_payload=True, filter=flt,
+                                 params=params)
+            return [p.id for p in client.query(req)]
+    out["open_s"] = t.seconds
+    collect()
+    out["rss"]["after_open_mb"] = current_rss_mb()
+    out["rss"]["after_open_parts"] = _rss_parts_mb()
+    out["search"] = {}
+    for kind in KINDS:
+        times, ids = time_queries(lambda i, flt=filters[kind]: one(i, flt), len(queries), passes=args.passes)
+        out["search"][kind] = summary(times, ids, truth[kind])
+        log(f"probe {args.probe_system}: {kind}: p50 {out['search'][kind]['p50_ms']:.3f} ms, "
+            f"recall {out['search'][kind]['recall']:.4f}")
+    collect()
+    out["rss"]["after_search_mb"] = current_rss_mb()
+    out["rss"]["after_search_parts"] = _rss_parts_mb()
+    out["rss"]["peak_mb"] = _peak()
+    client.close()
+    return out
 
 
 def _collection_of(client) -> Any:
@@ -407,7 +551,7 @@ def run_size(args: argparse.Namespace, systems: tuple[str, ...]) -> dict[str, An
                      "--ingest-repeats", str(args.ingest_repeats),
                      "--passes", str(args.passes), "--batch-size", str(args.batch_size), "--seed", str(args.seed),
                      "--official-queries", str(args.official_queries), "--reopen-repeats", str(args.reopen_repeats),
-                     "--truth", truth]
+                     "--truth", truth] + (["--quantized"] if args.quantized else [])
             log(f"== {system} ({args.points:,} points)")
             try:
                 results[system] = run_worker(os.path.abspath(__file__), wargs, timeout=args.timeout)
@@ -446,7 +590,25 @@ def table(res: dict[str, Any], systems: tuple[str, ...]) -> tuple[list[str], lis
     row("RSS after load (MB)", lambda s: _get(res, s, "rss", "after_load_mb"))
     row("RSS peak (MB)", lambda s: _get(res, s, "rss", "peak_mb"))
     row("on disk (MB)", lambda s: _get(res, s, "disk_mb"))
+    if any(_get(res, s, "probe") for s in systems):
+        row("fresh process: RSS after reopen + searches (MB)", lambda s: _get(res, s, "probe", "rss", "after_search_mb"))
+        row("fresh process: the same minus RSS before the open (MB)", lambda s: _probe_delta(res, s))
+        row("  of which anonymous memory (RssAnon, MB)", lambda s: _probe_delta(res, s, "RssAnon"))
+        row("  of which mapped file pages (RssFile, MB)", lambda s: _probe_delta(res, s, "RssFile"))
+        row("fresh process: search p50 after reopen (ms)", lambda s: _get(res, s, "probe", "search", "unfiltered", "p50_ms"))
+        row("fresh process: recall@10 after reopen", lambda s: _get(res, s, "probe", "search", "unfiltered", "recall"))
     return headers, rows
+
+
+def _probe_delta(res: dict, system: str, part: str | None = None) -> float | None:
+    """RSS the reopened collection added in the probe process (after searches - before open)."""
+    if part is None:
+        a = _get(res, system, "probe", "rss", "after_search_mb")
+        b = _get(res, system, "probe", "rss", "before_open_mb")
+    else:
+        a = _get(res, system, "probe", "rss", "after_search_parts", part)
+        b = _get(res, system, "probe", "rss", "before_open_parts", part)
+    return None if a is None or b is None else a - b
 
 
 def targets(res: dict[str, Any], million: dict[str, Any] | None) -> tuple[list[str], list[list[str]]]:
@@ -474,6 +636,29 @@ def targets(res: dict[str, Any], million: dict[str, Any] | None) -> tuple[list[s
             ratio = ing / b if ing and b else None
             rows.append([f"ingest vs {LABEL[ref]} ({system.split('-')[1]})", fmt_num(ing), fmt_num(b), _ratio(ratio),
                          f"<= {limit}x", "", "MET" if ratio is not None and ratio <= limit else "MISSED"])
+    for size_res, tag in ((res, ""), (million or {}, " 1M")):
+        ours = _get(size_res, "ours-path-sq", "probe", "rss", "after_search_mb")
+        plain = _get(size_res, "ours-path", "probe", "rss", "after_search_mb")
+        if ours is None:
+            continue
+        rec = _get(size_res, "ours-path-sq", "search", "unfiltered", "recall")
+        ratio = ours / plain if plain else None
+        ok = ratio is not None and ratio <= 0.40 and (rec or 0) >= 0.95
+        rows.append([f"int8 on disk{tag}: RSS vs unquantized (fresh process)", fmt_num(ours), fmt_num(plain),
+                     _ratio(ratio), "<= 0.40x", fmt_num(rec), "MET" if ok else "MISSED"])
+        d_ours, d_plain = _probe_delta(size_res, "ours-path-sq"), _probe_delta(size_res, "ours-path")
+        r2 = d_ours / d_plain if d_ours and d_plain else None
+        rows.append(["  the same, minus the interpreter's RSS", fmt_num(d_ours), fmt_num(d_plain), _ratio(r2),
+                     "", "", ""])
+        a_ours, a_plain = _probe_delta(size_res, "ours-path-sq", "RssAnon"), _probe_delta(size_res, "ours-path", "RssAnon")
+        r3 = a_ours / a_plain if a_ours and a_plain else None
+        rows.append(["  the same, anonymous memory only (mapped originals excluded)", fmt_num(a_ours), fmt_num(a_plain),
+                     _ratio(r3), "", "", ""])
+        a = _get(size_res, "ours-path-sq", "search", "unfiltered", "p50_ms")
+        b = _get(size_res, "edge-sq", "search", "unfiltered", "p50_ms")
+        erec = _get(size_res, "edge-sq", "search", "unfiltered", "recall")
+        rows.append([f"int8 on disk{tag}: search p50 beside Edge int8 on disk", fmt_num(a), fmt_num(b),
+                     _ratio(a / b if a and b else None), "(printed)", f"{fmt_num(rec)} / {fmt_num(erec)}", ""])
     if million:
         r = _get(million, "ours-path", "reopen_s")
         rebuilt = _get(million, "ours-path", "reopen_rebuilds")
@@ -538,6 +723,14 @@ def markdown(all_res: dict[str, dict], args: argparse.Namespace) -> str:
     return "\n".join(out)
 
 
+def _with_quantized(systems: tuple[str, ...], quantized: bool) -> tuple[str, ...]:
+    """``--quantized`` adds the int8 variant of each of ``edge`` / ``ours-path`` that runs."""
+    systems = tuple(s for s in systems if quantized or s not in QUANT_SYSTEMS)
+    if quantized:
+        systems += tuple(f"{s}-sq" for s in ("edge", "ours-path") if s in systems and f"{s}-sq" not in systems)
+    return systems
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--points", type=int, default=100_000)
@@ -549,13 +742,18 @@ def main() -> None:
     ap.add_argument("--ingest-repeats", type=int, default=1,
                     help="ingest repeats for raw hnswlib and qdrant-sdk (median reported)")
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--systems", default=",".join(s for s in SYSTEMS if s not in QUANT_SYSTEMS))
     ap.add_argument("--quick", action="store_true", help="20,000 points, 50 queries, one reopen")
     ap.add_argument("--million", action="store_true", help="also run 1,000,000 points for " + ", ".join(MILLION_SYSTEMS))
     ap.add_argument("--million-systems", default=",".join(MILLION_SYSTEMS))
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--json", help="write all results here")
     ap.add_argument("--markdown", help="write the tables as markdown here")
+    ap.add_argument("--quantized", action="store_true",
+                    help="also run scalar int8 with originals on disk (edge-sq, ours-path-sq) and probe RSS after reopen")
+    ap.add_argument("--probe-system", help=argparse.SUPPRESS)
+    ap.add_argument("--probe-path", help=argparse.SUPPRESS)
+    ap.add_argument("--probe-quantized", help=argparse.SUPPRESS)
     ap.add_argument("--_worker", help=argparse.SUPPRESS)
     ap.add_argument("--truth", help=argparse.SUPPRESS)
     ap.add_argument("--_out", help=argparse.SUPPRESS)
@@ -570,11 +768,13 @@ def main() -> None:
     started = time.perf_counter()
     load_start = os.getloadavg()[0]
     all_res: dict[str, dict] = {}
-    all_res[str(args.points)] = run_size(args, tuple(s for s in args.systems.split(",") if s))
+    systems = _with_quantized(tuple(s for s in args.systems.split(",") if s), args.quantized)
+    all_res[str(args.points)] = run_size(args, systems)
     if args.million:
         big = argparse.Namespace(**{**vars(args), "points": 1_000_000, "reopen_repeats": max(1, args.reopen_repeats),
                                     "ingest_repeats": 1})
-        all_res["1000000"] = run_size(big, tuple(s for s in args.million_systems.split(",") if s))
+        all_res["1000000"] = run_size(big, _with_quantized(tuple(s for s in args.million_systems.split(",") if s),
+                                                          args.quantized))
     meta = {
         "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "command": "python benchmarks/bench_engine.py " + " ".join(sys.argv[1:]),
