@@ -225,6 +225,9 @@ class QueryEngine:
                         np.asarray([p.score for p in points], dtype=np.float64))
         prepared = access.prepare(vector)
         candidates = self._candidates(access, flt, restrict)
+        overlaps = getattr(access.store, "overlaps", None)
+        if overlaps is not None:   # sparse: a point sharing no index with the query is no match
+            candidates = candidates[overlaps(prepared, candidates)]
         scores = access.scores(prepared, candidates)
         return _ranked(candidates, scores, access.higher_is_better, threshold, limit, offset)
 
