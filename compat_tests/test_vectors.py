@@ -1,7 +1,7 @@
 """Sparse vectors, multivectors, datatypes and vector operations, in every client mode.
 
 Expected values are Qdrant's (QDRANT_REFERENCE.md §5.1, checked against qdrant-client's local
-mode, which ``test_vectors_congruence.py`` compares with at random).
+mode, which ``test_congruence_vectors.py`` compares with at random).
 """
 
 from __future__ import annotations
