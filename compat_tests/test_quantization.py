@@ -71,7 +71,7 @@ def _create(client, name: str = "q", points: int = N) -> None:
     }, quantization_config=SCALAR, optimizers_config=LOW_THRESHOLD)
     payload = [{"g": i % 10} for i in range(points)]
     client.upload_collection(name, vectors={v: DATA[:points] for v in VECTORS}, payload=payload,
-                             ids=list(range(points)), batch_size=1000)
+                             ids=list(range(points)), batch_size=300)   # small requests: a loaded CI box stays under the 5 s REST timeout
 
 
 def _ids(response) -> list:
@@ -217,7 +217,7 @@ def test_codes_survive_reopen_without_retraining(path_client_factory):
         "s": models.VectorParams(size=DIM, distance=models.Distance.COSINE, on_disk=True),
         "b": models.VectorParams(size=DIM, distance=models.Distance.EUCLID, quantization_config=_binary("two_bits")),
     }, quantization_config=SCALAR, optimizers_config=LOW_THRESHOLD)
-    client.upload_collection("p", vectors={"s": DATA, "b": DATA}, ids=list(range(N)), batch_size=1000)
+    client.upload_collection("p", vectors={"s": DATA, "b": DATA}, ids=list(range(N)), batch_size=300)
     params = _quant(rescore=False)
     before = [[(p.id, p.score) for p in client.query_points("p", query=q, using=u, limit=10, search_params=params).points]
               for u in ("s", "b") for q in QVECS[:4]]
