@@ -18,6 +18,7 @@ from sdk import models
 from ..errors import BadRequest, Unsupported
 from ..ids import normalize_id
 from . import groups as grouping
+from .inputs import merge_filters
 from .matrix import distance_matrix
 from .planner import QueryEngine
 
@@ -73,8 +74,17 @@ class QueryOperations:
             mmr = getattr(body.query, "mmr", None)
             if mmr is not None and mmr.candidates_limit is None:
                 want = everything   # MMR's candidates default to the limit: no prefix property
+            flt = body.filter
+            if not body.prefetch and mmr is None:
+                # Points without a value under `group_by` join no group. When they are most of the
+                # collection, leave them out up front (not below prefetches, whose lists would
+                # change, nor under MMR's candidates): a rare key otherwise ranks everything.
+                has_key = models.Filter(must_not=[
+                    models.IsEmptyCondition(is_empty=models.PayloadField(key=body.group_by))])
+                if int(collection.filter_mask(has_key).sum()) * 2 < everything:
+                    flt = merge_filters(flt, has_key)
             while True:
-                hits = qe.run(body.query, prefetch, body.filter, want, 0, body.using,
+                hits = qe.run(body.query, prefetch, flt, want, 0, body.using,
                               body.score_threshold, body.params, body.lookup_from)
                 folded = grouping.fold(collection, hits.offsets.tolist(), body.group_by, limit, group_size)
                 complete = len(folded) >= limit and all(len(m) >= group_size for _, m in folded)
