@@ -324,3 +324,27 @@ def test_legacy_endpoints_answer_through_the_query_engine(remote_server):
         assert [g["id"] for g in groups["groups"]] == ["a", "c"]
         rgroups = post("/points/recommend/groups", {"positive": [1], "using": "v", "group_by": "g", "limit": 1, "group_size": 2})
         assert [[h["id"] for h in g["hits"]] for g in rgroups["groups"]] == [[2, 5]]
+
+    # the legacy gRPC rpcs (Search, SearchBatch, Recommend, Discover, SearchGroups) through our gRPC transport
+    from sdk import QdrantClient
+
+    grpc_client = QdrantClient(**remote_server.client_kwargs("grpc"))
+    try:
+        call = grpc_client._transport.call
+        hits = call("search_points", collection_name="q",
+                    body=models.SearchRequest(vector=models.NamedVector(name="v", vector=[1.0, 0.0]), limit=3))
+        assert [h.id for h in hits] == [1, 2, 5]
+        batch = call("search_batch_points", collection_name="q", body=models.SearchRequestBatch(searches=[
+            models.SearchRequest(vector=models.NamedVector(name="v", vector=[0.0, 1.0]), limit=1)]))
+        assert [[h.id for h in b] for b in batch] == [[3]]
+        rec = call("recommend_points", collection_name="q", body=models.RecommendRequest(
+            positive=[1], negative=[4], using="v", limit=2, strategy="best_score"))
+        assert [h.id for h in rec] == [2, 5]
+        disc = call("discover_points", collection_name="q", body=models.DiscoverRequest(
+            target=[1.0, 0.0], context=[models.ContextExamplePair(positive=3, negative=6)], using="v", limit=2))
+        assert [h.id for h in disc] == [2, 5]
+        groups = call("search_point_groups", collection_name="q", body=models.SearchGroupsRequest(
+            vector=models.NamedVector(name="v", vector=[1.0, 0.0]), group_by="g", limit=2, group_size=1))
+        assert [g.id for g in groups.groups] == ["a", "c"]
+    finally:
+        grpc_client.close()
