@@ -582,3 +582,64 @@ def test_hybrid_congruence(qclient):
     assert sum(isinstance(r, base.Raised) for r in refs) < len(checks) // 4
     hybrid_setup(qclient, models, points)
     base.compare_all(qclient, checks, refs)
+
+
+# ---------------------------------------------------------------------------------------------
+# multivectors (max_sim), every distance, next to a dense vector
+
+MULTI_QUERIES = 24
+
+
+@lru_cache(maxsize=None)
+def multi_checks(distance: str) -> tuple[list, list]:
+    rng = random.Random(6060 + _SHIFT + len(distance))
+    nrng = np.random.default_rng(6060 + _SHIFT + len(distance))
+    ids = _gen.random_ids(rng, 80)
+    points = [(pid, {"m": nrng.normal(size=(rng.randint(1, 3), 3)).astype(np.float32).tolist(), "d": _vec(nrng, 4)},
+               {"num": round(rng.uniform(-5, 5), 3)}) for pid in ids]
+
+    def multi_input() -> Any:
+        if rng.random() < 0.4:
+            return _gen.id_variant(rng, rng.choice(ids))
+        return nrng.normal(size=(rng.randint(1, 3), 3)).astype(np.float32).tolist()
+
+    checks = []
+    for i in range(MULTI_QUERIES):
+        kind = rng.choice(["nearest", "mmr", "average_vector", "best_score", "discover", "rescore", "fusion"])
+        req: dict = {"limit": rng.choice([3, 10]), "offset": rng.choice([0, 0, 2]), "using": "m"}
+        if kind == "nearest":
+            req["query"] = {"nearest": multi_input()}
+        elif kind == "mmr":
+            req["query"] = {"nearest": multi_input(), "mmr": {"diversity": rng.choice([0.3, 0.8]), "candidates_limit": rng.randint(5, 25)}}
+        elif kind in ("average_vector", "best_score"):
+            req["query"] = {"recommend": {"positive": [multi_input() for _ in range(rng.randint(1, 2))],
+                                          "negative": [multi_input() for _ in range(rng.randint(0, 2))], "strategy": kind}}
+        elif kind == "discover":
+            req["query"] = {"discover": {"target": multi_input(), "context": [{"positive": multi_input(), "negative": multi_input()}]}}
+        elif kind == "rescore":
+            req["prefetch"] = [{"query": _vec(nrng, 4), "using": "d", "limit": rng.randint(5, 30)}]
+            req["query"] = {"nearest": multi_input()}
+        else:
+            req.pop("using")
+            req["prefetch"] = [{"query": _vec(nrng, 4), "using": "d", "limit": 15},
+                               {"query": {"nearest": multi_input()}, "using": "m", "limit": 15}]
+            req["query"] = {"fusion": rng.choice(["rrf", "dbsf"])}
+        checks.append(base.Check(f"multi #{i} {kind} {distance}", req, op_query(req, threshold=False), compare_query(req)))
+    return points, checks
+
+
+def multi_setup(client: Any, m: Any, points: list, distance: str) -> None:
+    client.create_collection(COLL, vectors_config={
+        "m": m.VectorParams(size=3, distance=distance, multivector_config=m.MultiVectorConfig(comparator="max_sim")),
+        "d": m.VectorParams(size=4, distance="Dot")})
+    client.upsert(COLL, points=[m.PointStruct(id=pid, vector=copy.deepcopy(vec), payload=p) for pid, vec, p in points])
+
+
+@pytest.mark.parametrize("qclient", ["memory-sync", "grpc-sync"], indirect=True)
+@pytest.mark.parametrize("distance", ["Cosine", "Euclid", "Manhattan"])
+def test_multivector_congruence(qclient, distance):
+    points, checks = multi_checks(distance)
+    refs = base.oracle_results(("multi", distance, _SHIFT), lambda c, m: multi_setup(c, m, points, distance), checks)
+    assert sum(isinstance(r, base.Raised) for r in refs) < len(checks) // 4
+    multi_setup(qclient, models, points, distance)
+    base.compare_all(qclient, checks, refs)

@@ -6,6 +6,9 @@ The first pick is the most relevant candidate; each next pick maximises
 (diversity defaults to 0.5). Relevance and similarity are core's raw similarities
 (``VectorAccess.raw``). Returned points keep their nearest-search scores, in pick order.
 
+Similarity between candidates is core's with the *pending* candidate as the query (it matters for
+multivectors, whose max_sim is not symmetric).
+
 Ties follow Qdrant's core exactly (the official client's local mode reproduces it too): the
 pending candidates live in a list from which a pick is removed with *swap-remove* (the last
 element moves into the freed slot), and the best candidate is the *last* maximum.
@@ -45,9 +48,22 @@ def mmr_order(access: VectorAccess, query, offsets: np.ndarray, diversity: float
     # max similarity of every candidate to the picked ones, updated after each pick (O(limit * n))
     max_sim = np.full(n, -np.inf)
 
+    symmetric = getattr(access.store, "kind", "dense") != "multi"
+    prepared_candidates: dict[int, object] = {}
+
     def pick(pos: int) -> int:
         chosen = _swap_remove(pending, pos)
-        row = access.raw(access.prepare(access.vector(int(offsets[chosen]))), offsets)
+        if symmetric:
+            row = access.raw(access.prepare(access.vector(int(offsets[chosen]))), offsets)
+        else:
+            # max_sim of multivectors is not symmetric: core scores a pending candidate (as the
+            # query) against the picked one, so one scoring per pending candidate
+            row = np.full(n, -np.inf)
+            target = offsets[chosen : chosen + 1]
+            for p in pending:
+                if p not in prepared_candidates:
+                    prepared_candidates[p] = access.prepare(access.vector(int(offsets[p])))
+                row[p] = access.raw(prepared_candidates[p], target)[0]
         np.maximum(max_sim, row, out=max_sim)
         return chosen
 
