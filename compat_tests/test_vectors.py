@@ -403,3 +403,14 @@ def test_snapshot_round_trip_of_every_vector_kind(client, tmp_path):
     client.upload_snapshot("m", path)
     assert (_answers(client), vectors_of(client, [1, 2, 3])) == before
     assert vectors_of(client, [2])[2]["colbert"] == [[1.0, 2.0], [255.0, 0.0]]
+
+
+def test_update_collection_sparse_params(client):
+    make_sparse(client)
+    assert client.query_points("s", query=sv([7], [1.0]), using="text").points[0].score == 4.0
+    client.update_collection("s", sparse_vectors_config={"text": models.SparseVectorParams(modifier=models.Modifier.IDF)})
+    assert client.get_collection("s").config.params.sparse_vectors["text"].modifier == models.Modifier.IDF
+    hit = client.query_points("s", query=sv([7], [1.0]), using="text").points[0]
+    assert hit.score == pytest.approx(4.0 * idf(1, 4), rel=1e-6)
+    with pytest.raises(BadRequestError, match="Not existing vector name"):
+        client.update_collection("s", sparse_vectors_config={"nope": models.SparseVectorParams()})

@@ -113,8 +113,22 @@ class Collection:
     def reconfigure_indexes(self) -> None:
         """The config changed (update_collection): graphs whose parameters changed are rebuilt."""
         with self._lock:
+            self._reconfigure_sparse()
             self._indexes.reconfigure(self._index_settings(), self._size)
             self._quant.reconfigure(*self._quant_settings(), self._size)
+
+    def _reconfigure_sparse(self) -> None:
+        """Sparse params changed (update_collection): modifier, full_scan_threshold, datatype."""
+        for name, params in self.sparse_params().items():
+            store = self._others.get(name)
+            if store is None:
+                continue
+            fresh = _sparse_store(params)
+            store.use_idf, store.full_scan_threshold = fresh.use_idf, fresh.full_scan_threshold
+            if fresh.value_dtype != store.value_dtype:
+                store.value_dtype = fresh.value_dtype
+                store._val = [None if v is None else v.astype(fresh.value_dtype) for v in store._val]
+                store._main = None       # the postings hold values: rebuilt at the next search
 
     def _quant_settings(self) -> tuple[dict, dict]:
         """(spec per vector name, indexing threshold KB per name): codes come with indexing."""

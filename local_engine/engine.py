@@ -189,7 +189,18 @@ class Engine(SnapshotOperations, QueryOperations):
                 _reject_quantization(body.quantization_config)   # validates; Disabled drops the codes
                 cfg["quantization_config"] = _quantization_dump(body.quantization_config)
             if body.sparse_vectors is not None:
-                raise Unsupported("Sparse vectors are not supported yet by the built-in engine (update_collection.sparse_vectors)")
+                # like Qdrant: unset fields keep their values, `index` merges field by field
+                sparse = dict(cfg["params"].get("sparse_vectors") or {})
+                for name, diff in body.sparse_vectors.items():
+                    if name not in sparse:
+                        raise BadRequest(f"Wrong input: Not existing vector name error: {name}")
+                    update = _dump(diff) or {}
+                    if "index" in update:
+                        update["index"] = {**(sparse[name].get("index") or {}), **update["index"]}
+                    merged = {**sparse[name], **update}
+                    _check_sparse_params({name: models.SparseVectorParams.model_validate(merged)}, {})
+                    sparse[name] = merged
+                cfg["params"]["sparse_vectors"] = sparse
             if body.strict_mode_config is not None:
                 cfg["strict_mode_config"] = _merge(cfg.get("strict_mode_config") or {}, body.strict_mode_config)
             if body.metadata is not None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import BadRequest, Unsupported
 from .ids import normalize_id
-from .sparse import parse_sparse
+from .sparse import parse_sparse, parse_sparse_many
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,10 @@ def parse_points(body: Any, dims: dict) -> PointBatch:
         spec = dims[name]
         if spec.kind == "sparse":
             label = f"vector `{name}`" if name else "the default vector"
-            batch.sparse[name] = (rows, [_sparse_value(v, label) for v in values])
+            for v in values:
+                if not _is_sparse(v):
+                    _sparse_value(v, label)     # raises the conversion error
+            batch.sparse[name] = (rows, parse_sparse_many(values, label))
         elif spec.kind == "multi":
             batch.multi[name] = (rows, [parse_multivector(name, v, spec.dim) for v in values])
         else:

@@ -22,7 +22,7 @@ from both sets with numpy and accumulate with ``np.bincount``: no Python loop ov
 
 from __future__ import annotations
 
-import math
+import itertools
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,40 @@ def parse_sparse(value: Any, label: str) -> tuple[np.ndarray, np.ndarray]:
     return idx.astype(np.uint32), val
 
 
+def parse_sparse_many(values: list, label: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``parse_sparse`` of every item, validated and sorted in a few numpy passes over the whole
+    batch (a per-item pass costs ~10 numpy calls per point); any problem falls back to the
+    per-item parser, which names it."""
+    if len(values) < 8:
+        return [parse_sparse(v, label) for v in values]
+    try:
+        idx_lists, val_lists = [], []
+        for v in values:
+            if isinstance(v, dict):
+                idx_lists.append(v["indices"])
+                val_lists.append(v["values"])
+            else:
+                idx_lists.append(v.indices)
+                val_lists.append(v.values)
+        lengths = np.fromiter(map(len, idx_lists), dtype=np.int64, count=len(values))
+        if not np.array_equal(lengths, np.fromiter(map(len, val_lists), dtype=np.int64, count=len(values))):
+            raise ValueError
+        total = int(lengths.sum())
+        all_idx = np.fromiter(itertools.chain.from_iterable(idx_lists), dtype=np.int64, count=total)
+        all_val = np.fromiter(itertools.chain.from_iterable(val_lists), dtype=np.float32, count=total)
+    except (KeyError, AttributeError, TypeError, ValueError, OverflowError):
+        return [parse_sparse(v, label) for v in values]
+    if total and (all_idx.min() < 0 or all_idx.max() >= _U32 or not np.isfinite(all_val).all()):
+        return [parse_sparse(v, label) for v in values]
+    owner = np.repeat(np.arange(len(values)), lengths)
+    order = np.lexsort((all_idx, owner))
+    all_idx, all_val = all_idx[order], all_val[order]
+    if total > 1 and bool(((all_idx[1:] == all_idx[:-1]) & (owner[1:] == owner[:-1])).any()):
+        return [parse_sparse(v, label) for v in values]
+    bounds = np.cumsum(lengths)[:-1]
+    return list(zip(np.split(all_idx.astype(np.uint32), bounds), np.split(all_val, bounds)))
+
+
 def idf(df: np.ndarray, n: int) -> np.ndarray:
     """Qdrant's IDF (``query_context.rs``): ln((N - df + 0.5) / (df + 0.5) + 1)."""
     df = df.astype(np.float64)
@@ -91,6 +125,14 @@ class _Postings:
         self.dims, starts = np.unique(sorted_idx, return_index=True)
         self.ptr = np.append(starts, len(sorted_idx)).astype(np.int64)
         self.points = len(offsets)
+
+    def count(self, q_idx: np.ndarray) -> int:
+        """How many postings the query's indices have (the cost of ``lookup``)."""
+        if len(self.dims) == 0 or len(q_idx) == 0:
+            return 0
+        pos = np.minimum(np.searchsorted(self.dims, q_idx), len(self.dims) - 1)
+        found = self.dims[pos] == q_idx
+        return int((self.ptr[pos[found] + 1] - self.ptr[pos[found]]).sum())
 
     def lookup(self, q_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(offsets, values, query slot) of every posting of the query's indices."""
@@ -293,8 +335,12 @@ class SparseVectors:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         if candidates is not None:
             count = int(np.count_nonzero(candidates))
-            if count <= self.full_scan_threshold:
-                # Few candidates (a selective filter): score them directly.
+            self._ensure_index()
+            main = self._main
+            per_point = len(main.off) / max(1, main.points)
+            # Few candidates (a selective filter) holding fewer entries than the query's posting
+            # lists: score them directly.
+            if count <= self.full_scan_threshold and count * per_point < main.count(q_idx):
                 cand = np.flatnonzero(candidates)
                 scores, hit = self._score_offsets(prepared, cand)
                 return cand[hit], scores[hit]
