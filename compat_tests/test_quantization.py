@@ -246,3 +246,11 @@ def test_codes_survive_reopen_without_retraining(path_client_factory):
     quant = engine_of(client)._collections["p"]._quant
     assert quant.stats["trained"] == 0 and quant.stats["loaded"] == 2
     assert client.query_points("p", query=QVECS[0], using="b", limit=1, search_params=params).points[0].id == 10**6
+
+
+def test_oversampling_below_one_is_rejected(client):
+    client.create_collection("o", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    client.upsert("o", points=[models.PointStruct(id=1, vector=[1.0, 2.0])])
+    with pytest.raises(BadRequestError):
+        client.query_points("o", query=[1.0, 1.0], search_params=_quant(oversampling=0.5))
+    assert [p.id for p in client.query_points("o", query=[1.0, 1.0], search_params=_quant(oversampling=3.0)).points] == [1]

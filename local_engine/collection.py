@@ -117,6 +117,14 @@ class Collection:
             self._indexes.reconfigure(self._index_settings(), self._size)
             self._quant.reconfigure(*self._quant_settings(), self._size)
 
+    def _quant_settings(self) -> tuple[dict, dict]:
+        """(spec per vector name, indexing threshold KB per name): codes come with indexing."""
+        params = self.vector_params()
+        specs = {name: quantization.resolve(self.config, p) for name, p in params.items()}
+        kb = {name: s.indexing_kb for name, s in self._index_settings().items()}
+        return specs, kb
+            self._quant.reconfigure(*self._quant_settings(), self._size)
+
     def _reconfigure_sparse(self) -> None:
         """Sparse params changed (update_collection): modifier, full_scan_threshold, datatype."""
         for name, params in self.sparse_params().items():
@@ -673,7 +681,8 @@ class Collection:
     def _quantized_search(self, using: str, params: Any, needed: int) -> tuple | None:
         """(codes, QuantSearch) when this search ranks candidates by codes (docs/quantization.md)."""
         codes = self._quant.for_name(using)
-        options = quantization.search_options(self._quant.spec(using), params, needed) if codes is not None else None
+        spec = self._quant.spec(using) if codes is not None else None
+        options = quantization.search_options(spec, params, needed)   # validates params even without codes
         return None if options is None else (codes, options)
 
     def _filtered(self, flt: Any, using: str, vec: DenseVectors, size: int) -> CachedFilter:

@@ -129,19 +129,21 @@ class QuantSearch:
 
 
 def search_options(spec: QuantSpec | None, params: Any, needed: int) -> QuantSearch | None:
-    """None when the search must not use codes (no codes, ``ignore``, ``exact``)."""
+    """None when the search must not use codes (no codes, ``ignore``, ``exact``). Validates
+    ``oversampling`` (>= 1, as the spec says) whether or not there are codes."""
+    qp = getattr(params, "quantization", None) if params is not None else None
+    oversampling = getattr(qp, "oversampling", None) if qp is not None else None
+    if oversampling is not None and not oversampling >= 1.0:
+        raise BadRequest("Validation error in JSON body: [params.quantization.oversampling: value "
+                         f"{oversampling} invalid, must be 1 or larger]")
     if spec is None:
         return None
     if params is not None and getattr(params, "exact", False):
         return None
-    qp = getattr(params, "quantization", None) if params is not None else None
     if qp is not None and getattr(qp, "ignore", False):
         return None
     rescore = getattr(qp, "rescore", None) if qp is not None else None
     if rescore is None:
         rescore = spec.default_rescore
-    oversampling = getattr(qp, "oversampling", None) if qp is not None else None
-    if oversampling is not None and oversampling < 1.0:
-        raise BadRequest("Wrong input: quantization oversampling must be at least 1")
     top = int(oversampling * needed) if oversampling is not None and oversampling > 1.0 else needed
     return QuantSearch(max(top, needed), bool(rescore))
