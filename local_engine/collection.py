@@ -117,14 +117,6 @@ class Collection:
             self._indexes.reconfigure(self._index_settings(), self._size)
             self._quant.reconfigure(*self._quant_settings(), self._size)
 
-    def _quant_settings(self) -> tuple[dict, dict]:
-        """(spec per vector name, indexing threshold KB per name): codes come with indexing."""
-        params = self.vector_params()
-        specs = {name: quantization.resolve(self.config, p) for name, p in params.items()}
-        kb = {name: s.indexing_kb for name, s in self._index_settings().items()}
-        return specs, kb
-            self._quant.reconfigure(*self._quant_settings(), self._size)
-
     def _reconfigure_sparse(self) -> None:
         """Sparse params changed (update_collection): modifier, full_scan_threshold, datatype."""
         for name, params in self.sparse_params().items():
