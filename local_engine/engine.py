@@ -26,6 +26,7 @@ from sdk import models
 
 from . import quantization
 from .collection import Collection
+from .engine_service import ServiceOperations
 from .engine_snapshots import SnapshotOperations
 from .query import QueryOperations
 from .errors import AlreadyExists, BadRequest, NotFound, Unsupported
@@ -60,7 +61,7 @@ def _merge(base: dict, diff: Any) -> dict:
     return out
 
 
-class Engine(SnapshotOperations, QueryOperations):
+class Engine(SnapshotOperations, QueryOperations, ServiceOperations):
     def __init__(self, storage: Storage | None = None) -> None:
         self._storage = storage or MemoryStorage()
         self._lock = threading.RLock()
