@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the folder afterwards")
     ap.add_argument("--budget", type=float, default=0, help="stop after this many seconds (0: no limit)")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--final-queries", type=int, default=400, help="queries of the recall measured after the last kill")
     args = ap.parse_args()
 
     path = Path(args.path) if args.path else Path(tempfile.mkdtemp(prefix="soak-")) / "db"
@@ -53,6 +54,7 @@ def main() -> None:
     try:
         stats = crash_rounds(path, args.kills, seed=args.seed, close_every=args.close_every,
                              max_run=args.max_run, log=log, budget=args.budget)
+        final = final_recall(path, args.final_queries)
     finally:
         if not args.keep and not args.path:
             shutil.rmtree(path.parent, ignore_errors=True)
@@ -65,7 +67,44 @@ def main() -> None:
     print(f"point checks:       {stats['point_checks']} (points compared after all kills)")
     print(f"search recall@10:   mean {stats['recall_sum'] / max(1, stats['kills']):.3f}, min {stats['min_recall']:.3f} "
           "(approximate vs exact, 8 queries per check)")
+    print(f"final recall@10:    {final['default']:.3f} at the default ef, {final['ef128']:.3f} at ef 128 "
+          f"({args.final_queries} queries against exact=True after the last kill; "
+          f"{final['trapped']} queries below 0.5 at the default ef)")
     print(f"elapsed:            {elapsed:.1f} s")
+
+
+def final_recall(path: Path, queries: int) -> dict:
+    """Recall@10 over many queries after the last kill (the per-check figure uses 8 queries, whose
+    minimum over a long run mostly measures the few queries any graph of this dataset gets wrong)."""
+    import random
+
+    import numpy as np
+
+    from compat_tests.test_durability import COLLECTION, vector_of
+    from sdk import QdrantClient, models
+
+    client = QdrantClient(path=str(path))
+    try:
+        ids, offset = [], None
+        while True:
+            page, offset = client.scroll(COLLECTION, limit=10_000, offset=offset)
+            ids += [r.id for r in page]
+            if offset is None:
+                break
+        rng = random.Random(0)
+        hits = {"default": 0, "ef128": 0}
+        trapped = 0
+        for _ in range(queries):
+            qv = (vector_of(rng.choice(ids)) + np.float32(0.01)).tolist()
+            exact = {p.id for p in client.query_points(COLLECTION, query=qv, limit=10,
+                                                       search_params=models.SearchParams(exact=True)).points}
+            for key, params in (("default", None), ("ef128", models.SearchParams(hnsw_ef=128))):
+                got = {p.id for p in client.query_points(COLLECTION, query=qv, limit=10, search_params=params).points}
+                hits[key] += len(got & exact)
+                trapped += key == "default" and len(got & exact) < 5
+        return {k: v / (10 * queries) for k, v in hits.items()} | {"trapped": trapped}
+    finally:
+        client.close()
 
 
 if __name__ == "__main__":

@@ -300,6 +300,14 @@ class HnswIndex:
         state = dict(meta["hnswlib"])
         for key in _ARRAY_KEYS:
             state[key] = arrays[key]
+        # hnswlib seeds the generator of new elements' levels with ``seed`` when an index is
+        # rebuilt from its state, so every reopened graph would draw the *same* levels again (with
+        # seed 100 the first 11 are all 0): graphs grown over many sessions got upper layers
+        # built from the same few draws, and queries that a one-session graph answers got lost in
+        # them (recall@10 0.96 vs 0.99, 29 of 800 queries below 0.5 vs 5). A seed that depends on
+        # the element count continues with fresh draws instead.
+        count = int(state.get("cur_element_count", 0))
+        state["seed"] = (int(state.get("seed", 100)) + count * 0x9E3779B1) % 2147483647
         index = cls(params, threads)
         try:
             graph = hnswlib.Index(state)
