@@ -351,8 +351,13 @@ class SparseVectors:
             inside = off < size
             inside[inside] = candidates[off[inside]]
             off, val, slot = off[inside], val[inside], slot[inside]
+        weights = val.astype(np.float64) * q_w[slot]
+        if len(off) * 16 < size:
+            # few postings for a large collection: accumulate over the touched offsets only
+            found, inverse = np.unique(off, return_inverse=True)
+            return found, np.bincount(inverse, weights=weights, minlength=len(found)).astype(np.float32)
         hits = np.bincount(off, minlength=size)
-        sums = np.bincount(off, weights=val.astype(np.float64) * q_w[slot], minlength=size)
+        sums = np.bincount(off, weights=weights, minlength=size)
         found = np.flatnonzero(hits)
         return found, sums[found].astype(np.float32)
 
