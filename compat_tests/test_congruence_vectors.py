@@ -265,3 +265,55 @@ def test_vectors_congruent_with_local_mode(client, sc):
         for p in expected:               # restore the cached oracle answer for the next mode
             p["vector"] = vec_ref[p["id"]]
     assert not problems, f"{len(problems)} differences from qdrant-client local mode:\n" + "\n".join(problems[:8])
+
+
+# -- Qdrant's own engine (qdrant-edge-py) ------------------------------------------------------------
+@pytest.mark.parametrize("distance", ["Cosine", "Dot", "Euclid", "Manhattan"])
+def test_vectors_agree_with_qdrant_edge(distance, tmp_path):
+    """Sparse (idf), multivector (max_sim) and uint8 scores and orders of the built-in engine
+    equal Qdrant's segment engine (Edge) on random data: unlike the local mode, Edge applies
+    ``datatype`` (uint8 conversion, Cosine from raw bytes)."""
+    qe = pytest.importorskip("qdrant_edge")
+    from local_engine import Engine
+
+    edge_distance = getattr(qe.Distance, distance)
+    edge = qe.EdgeShard.create(str(tmp_path), qe.EdgeConfig(
+        vectors={"mv": qe.EdgeVectorParams(size=3, distance=edge_distance,
+                                           multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim)),
+                 "u": qe.EdgeVectorParams(size=4, distance=edge_distance, datatype=qe.VectorStorageDatatype.Uint8)},
+        sparse_vectors={"s": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}))
+    engine = Engine()
+    engine.create_collection("e", models.CreateCollection(
+        vectors={"mv": models.VectorParams(size=3, distance=distance,
+                                           multivector_config=models.MultiVectorConfig(comparator="max_sim")),
+                 "u": models.VectorParams(size=4, distance=distance, datatype="uint8")},
+        sparse_vectors={"s": models.SparseVectorParams(modifier=models.Modifier.IDF)}))
+    rng, nrng = random.Random(7), np.random.default_rng(7)
+    points = []
+    for pid in range(80):
+        vec = {"mv": _multi(rng, nrng),
+               "u": (nrng.integers(-20, 280, size=4)).astype(float).tolist(),   # out of range: saturates
+               "s": _sparse(rng, nrng, empty_share=0.0)}
+        points.append((pid, vec))
+    edge.update(qe.UpdateOperation.upsert_points([
+        qe.Point(pid, {"mv": v["mv"], "u": v["u"], "s": qe.SparseVector(v["s"]["indices"], v["s"]["values"])}, {})
+        for pid, v in points]))
+    engine.upsert_points("e", models.PointsList(points=[models.PointStruct(id=pid, vector=v) for pid, v in points]))
+    problems = []
+    for i in range(24):
+        using = ("mv", "u", "s")[i % 3]
+        if using == "mv":
+            q, eq = _multi(rng, nrng), None
+        elif using == "u":
+            q, eq = nrng.integers(0, 256, size=4).astype(float).tolist(), None
+        else:
+            q = _sparse(rng, nrng, empty_share=0.0)
+            eq = qe.SparseVector(q["indices"], q["values"])
+        theirs = edge.query(qe.QueryRequest(query=qe.Query.Nearest(eq if eq is not None else q, using=using), limit=10))
+        ours = engine.query_points("e", models.QueryRequest(
+            query=models.SparseVector(**q) if using == "s" else q, using=using, limit=10)).points
+        got = [{"id": p.id, "score": p.score, "payload": None, "vector": None} for p in ours]
+        want = [{"id": p.id, "score": float(p.score), "payload": None, "vector": None} for p in theirs]
+        problems += compare_scored(got, want, cut_head=False, cut_tail=len(want) == 10, where=f"{using} query {i}")
+    edge.close()
+    assert not problems, "\n".join(problems[:8])
