@@ -463,6 +463,28 @@ def test_a_changed_row_value_fails_its_crc(storage: SqliteStorage, damage: str) 
         storage.close()
 
 
+@pytest.mark.parametrize("damage, message", [
+    ("UPDATE state SET watermark = watermark + 1", "state row failed its CRC-32 check"),   # stale checkpoint rows served
+    ("UPDATE state SET config = '{}'", "state row failed its CRC-32 check"),
+    ("DELETE FROM points WHERE offset = 3", "holds 19 point rows, its state row says 20"),  # a row (or a table) gone
+])
+def test_a_changed_state_row_or_a_lost_point_row_is_detected(storage: SqliteStorage, damage: str, message: str) -> None:
+    store = storage.create_collection("c", {"x": 1})
+    model = {i: dense_point(i) for i in range(20)}
+    store.write(list(model.values()), [])
+    store.checkpoint(dense_matrices(model, [""], 20))
+    store.write([dense_point(5, text="after the checkpoint")], [])
+    db = store.db_path
+    storage.close()
+    _tamper(db, damage)
+    storage = SqliteStorage(storage.path)
+    try:
+        with pytest.raises(StorageCorrupted, match=message):
+            storage.open_collection("c").load()
+    finally:
+        storage.close()
+
+
 def test_a_vector_row_a_checkpoint_covers_is_checked_once_it_is_read(storage: SqliteStorage) -> None:
     store = storage.create_collection("c", {})
     model = {i: dense_point(i) for i in range(30)}
@@ -493,8 +515,9 @@ def test_rows_of_a_store_without_crcs_load_unchecked_and_get_one_when_rewritten(
     db = store.db_path
     storage.close()
     conn = sqlite3.connect(db)   # what a store written before rows had CRCs looks like
-    for table in ("points", "dense", "other"):
+    for table in ("points", "dense", "other", "state"):
         conn.execute(f"ALTER TABLE {table} DROP COLUMN crc")
+    conn.execute("ALTER TABLE state DROP COLUMN live")
     conn.commit()
     conn.close()
     storage = SqliteStorage(storage.path)

@@ -129,6 +129,11 @@ _MIX_OFF, _MIX_ID, _MIX_SEQ = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B1
 _UUID_KEY = 1 << 40
 
 
+def _state_crc(seq: int, next_offset: int, watermark: int, generation: int, live: int, config: str) -> int:
+    """CRC-32 of the state row: the counters, the live point count and the config text."""
+    return zlib.crc32(f"{seq},{next_offset},{watermark},{generation},{live},{config}".encode("utf-8", "surrogatepass"))
+
+
 def _row_seeds(offsets: np.ndarray, keys: np.ndarray, seqs: np.ndarray) -> np.ndarray:
     """The CRC start of each point row (int64 arrays in, uint64 out); ``_write`` computes the
     same per row with Python ints: x = off*A ^ key*B ^ seq*C (mod 2**64), folded to 32 bits."""
@@ -144,7 +149,9 @@ CREATE TABLE state(
     next_offset INTEGER NOT NULL,
     watermark INTEGER NOT NULL,
     generation INTEGER NOT NULL,
-    config TEXT NOT NULL
+    config TEXT NOT NULL,
+    live INTEGER,
+    crc INTEGER
 );
 CREATE TABLE points(offset INTEGER PRIMARY KEY, ext_id NOT NULL, payload TEXT NOT NULL, seq INTEGER NOT NULL, crc INTEGER);
 CREATE TABLE dense(offset INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL, crc INTEGER);
@@ -238,9 +245,11 @@ class SqliteCollectionStore(CollectionStore):
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     conn.execute(stmt)
+            text = json.dumps(config)
             conn.execute(
-                "INSERT INTO state(id, seq, next_offset, watermark, generation, config) VALUES (1, 0, 0, 0, 0, ?)",
-                (json.dumps(config),),
+                "INSERT INTO state(id, seq, next_offset, watermark, generation, config, live, crc)"
+                " VALUES (1, 0, 0, 0, 0, ?, 0, ?)",
+                (text, _state_crc(0, 0, 0, 0, 0, text)),
             )
             conn.execute(f"PRAGMA user_version={FORMAT_VERSION}")
             conn.execute("COMMIT")
@@ -259,10 +268,22 @@ class SqliteCollectionStore(CollectionStore):
             if version > FORMAT_VERSION:
                 raise Unsupported(f"{self.db_path} uses storage format {version}; this engine reads format {FORMAT_VERSION}")
             raise StorageCorrupted(f"database file {self.db_path} has no collection schema (format {version})")
-        row = conn.execute("SELECT seq, next_offset, watermark, generation FROM state WHERE id = 1").fetchone()
+        if "crc" not in {r[1] for r in conn.execute("PRAGMA table_info(state)")}:  # written before state had a CRC
+            conn.execute("ALTER TABLE state ADD COLUMN live INTEGER")
+            conn.execute("ALTER TABLE state ADD COLUMN crc INTEGER")
+        row = conn.execute(
+            "SELECT seq, next_offset, watermark, generation, live, config, crc FROM state WHERE id = 1"
+        ).fetchone()
         if row is None:
             raise StorageCorrupted(f"database file {self.db_path} has no state row")
-        self._seq, self._next_offset, self._watermark, self._generation = row
+        self._seq, self._next_offset, self._watermark, self._generation, self._live, self._config_text, crc = row
+        if crc is None:   # an older store: count the points once and start checking from now on
+            self._live = conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+            self._set_state(conn, self._seq, self._next_offset, self._watermark, self._generation, self._live,
+                            self._config_text)
+        elif not isinstance(self._config_text, str) or crc != _state_crc(
+                self._seq, self._next_offset, self._watermark, self._generation, self._live, self._config_text):
+            raise StorageCorrupted(f"database file {self.db_path} is corrupted: the state row failed its CRC-32 check")
         self._layouts = LayoutRegistry()
         for lid, spec, first_seq in conn.execute("SELECT id, spec, first_seq FROM layouts"):
             try:
@@ -300,6 +321,16 @@ class SqliteCollectionStore(CollectionStore):
                 except OSError:  # pragma: no cover - best effort
                     log.warning("could not remove stale checkpoint file %s", self.directory / entry)
 
+    def _set_state(self, conn: sqlite3.Connection, seq: int, next_offset: int, watermark: int, generation: int,
+                   live: int, config: str) -> None:
+        """Write the state row with its CRC (the caller keeps memory in step after COMMIT)."""
+        conn.execute(
+            "UPDATE state SET seq = ?, next_offset = ?, watermark = ?, generation = ?, live = ?, config = ?, crc = ?"
+            " WHERE id = 1",
+            (seq, next_offset, watermark, generation, live, config,
+             _state_crc(seq, next_offset, watermark, generation, live, config)),
+        )
+
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             raise EngineError(f"collection storage {self.directory} is closed")
@@ -309,12 +340,13 @@ class SqliteCollectionStore(CollectionStore):
     def save_config(self, config: dict[str, Any]) -> None:
         text = json.dumps(config)
         with self._lock, sqlite_errors(self.db_path):
-            self._db().execute("UPDATE state SET config = ? WHERE id = 1", (text,))  # one statement = atomic
+            self._set_state(self._db(), self._seq, self._next_offset, self._watermark, self._generation, self._live, text)
+            self._config_text = text
 
     def load_config(self) -> dict[str, Any]:
-        with self._lock, sqlite_errors(self.db_path):
-            row = self._db().execute("SELECT config FROM state WHERE id = 1").fetchone()
-        text = row[0] if row is not None else None
+        with self._lock:
+            self._db()
+            text = self._config_text   # read and CRC-checked with the state row on open
         try:
             config = json.loads(text)
         except (ValueError, TypeError) as e:
@@ -399,7 +431,8 @@ class SqliteCollectionStore(CollectionStore):
                 conn.execute("DELETE FROM dense WHERE offset IN (SELECT value FROM json_each(?))", (deletes_json,))
                 conn.execute("DELETE FROM other WHERE offset IN (SELECT value FROM json_each(?))", (deletes_json,))
             new_next = max(next_offset, max(offsets) + 1) if offsets else next_offset
-            conn.execute("UPDATE state SET seq = ?, next_offset = ? WHERE id = 1", (seq, new_next))
+            new_live = self._live + len(offsets) - existing - deleted
+            self._set_state(conn, seq, new_next, self._watermark, self._generation, new_live, self._config_text)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -410,8 +443,10 @@ class SqliteCollectionStore(CollectionStore):
             # Interrupted (KeyboardInterrupt) right after COMMIT returned: the batch is on disk,
             # so memory must follow before the exception goes on.
             self._committed(seq, new_next, len(offsets), None)
+            self._live = self._db().execute("SELECT live FROM state WHERE id = 1").fetchone()[0]
             raise
         self._committed(seq, new_next, len(offsets), len(offsets) - existing - deleted)
+        self._live = new_live
         if deleted:
             self._maybe_vacuum(full=False)
 
@@ -503,7 +538,7 @@ class SqliteCollectionStore(CollectionStore):
                         " VALUES (?,?,?,?,?,?,?,?)",
                         [(name, *rec) for name, rec in records.items()],
                     )
-                    conn.execute("UPDATE state SET watermark = ?, generation = ? WHERE id = 1", (self._seq, generation))
+                    self._set_state(conn, self._seq, self._next_offset, self._seq, generation, self._live, self._config_text)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -527,7 +562,7 @@ class SqliteCollectionStore(CollectionStore):
         conn.execute("BEGIN")
         try:
             conn.execute("DELETE FROM checkpoint")
-            conn.execute("UPDATE state SET watermark = 0 WHERE id = 1")
+            self._set_state(conn, self._seq, self._next_offset, 0, self._generation, self._live, self._config_text)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -625,6 +660,11 @@ class SqliteCollectionStore(CollectionStore):
 
     def _load_unchecked(self, conn: sqlite3.Connection) -> LoadedPoints:
         offsets, ext_ids, seqs, payloads = self._load_points(conn)
+        if len(offsets) != self._live:   # e.g. a damaged schema pointing the table at another page
+            raise StorageCorrupted(
+                f"database file {self.db_path} is corrupted: it holds {len(offsets)} point rows, "
+                f"its state row says {self._live}"
+            )
 
         dense: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if self._checkpoint:
