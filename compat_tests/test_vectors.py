@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sdk import BadRequestError, NotFoundError, models
+from sdk import BadRequestError, NotFoundError, UnsupportedOperationError, models
 
 
 def sv(indices, values):
@@ -414,3 +414,14 @@ def test_update_collection_sparse_params(client):
     assert hit.score == pytest.approx(4.0 * idf(1, 4), rel=1e-6)
     with pytest.raises(BadRequestError, match="Not existing vector name"):
         client.update_collection("s", sparse_vectors_config={"nope": models.SparseVectorParams()})
+
+
+def test_uint8_cosine_refuses_quantization(client):
+    scalar = models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(type="int8"))
+    with pytest.raises(UnsupportedOperationError, match="uint8 Cosine"):
+        client.create_collection("q", vectors_config=models.VectorParams(size=4, distance="Cosine", datatype="uint8"),
+                                 quantization_config=scalar)
+    client.create_collection("q", vectors_config=models.VectorParams(size=4, distance="Cosine", datatype="uint8"))
+    with pytest.raises(UnsupportedOperationError, match="uint8 Cosine"):
+        client.update_collection("q", quantization_config=scalar)
+    assert client.get_collection("q").config.quantization_config is None

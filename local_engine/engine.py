@@ -213,6 +213,7 @@ class Engine(SnapshotOperations, QueryOperations, ServiceOperations):
                         meta[key] = value
                 cfg["metadata"] = meta
             new_config = models.CollectionConfig.model_validate(cfg)
+            _check_quantized_datatypes(new_config)
             old = collection.config
             collection.config = new_config
             try:
@@ -547,7 +548,24 @@ def _build_config(body: models.CreateCollection) -> models.CollectionConfig:
         strict_mode_config=_dump(body.strict_mode_config) if body.strict_mode_config is not None else {"enabled": False},
         metadata=dict(body.metadata) if body.metadata else None,
     )
-    return models.CollectionConfig.model_validate(cfg)
+    config = models.CollectionConfig.model_validate(cfg)
+    _check_quantized_datatypes(config)
+    return config
+
+
+def _check_quantized_datatypes(config: models.CollectionConfig) -> None:
+    """uint8 Cosine vectors are stored unnormalised (docs/vectors.md) and the quantization codes
+    assume normalised Cosine rows: refuse the combination rather than rank by wrong codes."""
+    vectors = config.params.vectors
+    params = (vectors if isinstance(vectors, dict) else {"": vectors}) if vectors is not None else {}
+    for name, p in params.items():
+        if p is None or getattr(p.distance, "value", p.distance) != "Cosine" \
+                or getattr(p.datatype, "value", p.datatype) != "uint8":
+            continue
+        quant = p.quantization_config if p.quantization_config is not None else config.quantization_config
+        if quant is not None and _quantization_dump(quant) is not None:
+            raise Unsupported(f"Quantization of uint8 Cosine vectors is not supported yet by the built-in engine "
+                              f"(vector `{name}`)")
 
 
 def _check_vector_params(p: models.VectorParams) -> None:
