@@ -76,6 +76,7 @@ class Collection:
                                datatype=_enum_value(params.datatype) or "float32")
             for name, params in self.vector_params().items()
         }
+        # Sparse vectors and multivectors: no HNSW graph, no quantization (docs/vectors.md).
         self._others: dict[str, Any] = {
             name: _sparse_store(params) for name, params in self.sparse_params().items()
         }
