@@ -286,8 +286,8 @@ def test_status_codes_become_typed_errors(clean: Served, flavour: str) -> None:
         transport = client._transport if flavour == "sync" else client._client._transport
         call = transport.call if flavour == "sync" else (lambda *a, **k: client._loop.run_until_complete(transport.call(*a, **k)))
         # cluster rpcs are not converted by the client
-        with pytest.raises(UnsupportedOperationError, match="collection_cluster_info"):
-            call("collection_cluster_info", collection_name="c")
+        with pytest.raises(UnsupportedOperationError, match="list_shard_keys"):
+            call("list_shard_keys", collection_name="c")
     finally:
         client.close()
 
@@ -297,13 +297,13 @@ def test_unconverted_rpc_answers_unimplemented_naming_it(served: Served) -> None
 
     metadata = (("api-key", served.api_key),) if served.api_key else ()
     with grpc.insecure_channel(f"127.0.0.1:{served.grpc_port}") as channel:
-        rpc = channel.unary_unary("/qdrant.Collections/CollectionClusterInfo",
-                                  request_serializer=collections_pb2.CollectionClusterInfoRequest.SerializeToString,
-                                  response_deserializer=collections_pb2.CollectionClusterInfoResponse.FromString)
+        rpc = channel.unary_unary("/qdrant.Collections/ListShardKeys",
+                                  request_serializer=collections_pb2.ListShardKeysRequest.SerializeToString,
+                                  response_deserializer=collections_pb2.ListShardKeysResponse.FromString)
         with pytest.raises(grpc.RpcError) as info:
-            rpc(collections_pb2.CollectionClusterInfoRequest(collection_name="c"), metadata=metadata, timeout=5)
+            rpc(collections_pb2.ListShardKeysRequest(collection_name="c"), metadata=metadata, timeout=5)
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "collection_cluster_info" in info.value.details()
+    assert "list_shard_keys" in info.value.details()
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])

@@ -125,8 +125,10 @@ def test_official_client_sees_qdrants_status_codes(served: Served) -> None:
         client.create_collection("codes", vectors_config=om.VectorParams(size=2, distance=om.Distance.DOT))
         code, _ = _code(lambda: client.upsert("codes", [om.PointStruct(id=1, vector=[1.0])]))
         assert code == grpc.StatusCode.INVALID_ARGUMENT
-        code, details = _code(lambda: client.collection_cluster_info("codes"))
-        assert code == grpc.StatusCode.UNIMPLEMENTED and "collection_cluster_info" in details
+        code, details = _code(lambda: client.list_shard_keys("codes"))
+        assert code == grpc.StatusCode.UNIMPLEMENTED and "list_shard_keys" in details
+        info = client.collection_cluster_info("codes")   # one node: one local shard, as Qdrant answers
+        assert info.shard_count == 1 and info.local_shards[0].points_count == 0
     finally:
         client.close()
 
