@@ -26,7 +26,7 @@ from ._exceptions import (
 )
 from ._location import RemoteOptions, resolve_location
 from ._transport.local import AsyncLocalTransport
-from ._upload import AsyncUploader
+from ._upload import Uploader
 
 
 class AsyncQdrantClient:
@@ -256,7 +256,7 @@ class AsyncQdrantClient:
             "upsert_points", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
         )
 
-    async def upload_points(
+    def upload_points(
         self,
         collection_name: str,
         points: Iterable[models.PointStruct],
@@ -270,7 +270,8 @@ class AsyncQdrantClient:
         update_mode: Optional[models.UpdateMode] = None,
         **kwargs: Any,
     ) -> None:
-        """Upsert points from any iterable, ``batch_size`` at a time."""
+        """Upsert points from any iterable, ``batch_size`` at a time. Synchronous in both clients, as
+        in qdrant-client: it returns once every batch is written (see ``_upload``)."""
         inp.check_no_kwargs(kwargs)
         _no_shard_key(shard_key_selector)
         with map_validation_errors():
@@ -282,9 +283,9 @@ class AsyncQdrantClient:
             )
             for batch in batches
         )
-        await self._upload(collection_name, bodies, wait, max_retries, parallel)
+        self._upload(collection_name, bodies, wait, max_retries, parallel)
 
-    async def upload_collection(
+    def upload_collection(
         self,
         collection_name: str,
         vectors: Union[Iterable[models.VectorStruct], dict[str, np.ndarray], np.ndarray],
@@ -302,7 +303,8 @@ class AsyncQdrantClient:
     ) -> None:
         """Upsert columns of vectors (a numpy matrix, a dict of them, or an iterable), payloads and ids.
 
-        Without ``ids`` every point gets a random UUID, as in qdrant-client.
+        Without ``ids`` every point gets a random UUID, as in qdrant-client. Synchronous in both
+        clients, as in qdrant-client (see ``_upload``).
         """
         inp.check_no_kwargs(kwargs)
         _no_shard_key(shard_key_selector)
@@ -314,20 +316,28 @@ class AsyncQdrantClient:
             )
             for batch in inp.iter_collection_batches(vectors, payload, ids, batch_size)
         )
-        await self._upload(collection_name, bodies, wait, max_retries, parallel)
+        self._upload(collection_name, bodies, wait, max_retries, parallel)
 
-    async def _upload(self, collection_name: str, bodies: Iterable[Any], wait: bool, max_retries: int,
-                      parallel: int) -> None:
+    def _upload(self, collection_name: str, bodies: Iterable[Any], wait: bool, max_retries: int,
+                parallel: int) -> None:
         """Send upload batches, ``parallel`` requests at a time (``sdk/_upload.py``). With
         ``parallel > 1`` batches may land in any order, so an id repeated in two batches may keep
-        either version (as with qdrant-client's parallel upload)."""
+        either version (as with qdrant-client's parallel upload).
 
-        async def send(body: Any) -> None:
+        The upload methods are synchronous in the async client too, because qdrant-client's are:
+        code written for it calls ``aclient.upload_points(...)`` without ``await``, and a coroutine
+        would silently upload nothing. They go through the transport's synchronous twin
+        (``transport.blocking()``) and block the caller until done, as qdrant-client's do."""
+        if self._closed:
+            raise RuntimeError("This client is closed")
+        transport = self._transport.blocking()
+
+        def send(body: Any) -> None:
             # Sent again up to ``max_retries`` times if the server could not take it: an upsert
             # is idempotent (same ids, same content), so resending a batch is safe.
             for attempt in range(max_retries + 1):
                 try:
-                    await self._call("upsert_points", collection_name=collection_name, body=body, wait=wait)
+                    transport.call("upsert_points", collection_name=collection_name, body=body, wait=wait)
                     return
                 except (TransportError, ServiceUnavailableError, RateLimitError):
                     if attempt >= max_retries:
@@ -337,7 +347,7 @@ class AsyncQdrantClient:
             with map_validation_errors():
                 yield from items
 
-        await AsyncUploader(parallel).run(send, checked(bodies))
+        Uploader(parallel).run(send, checked(bodies))
 
     async def delete(
         self,
@@ -770,12 +780,7 @@ class AsyncQdrantClient:
         **kwargs: Any,
     ) -> models.SearchMatrixPairsResponse:
         """``sample`` random points and, for each, its ``limit`` nearest other sampled points (pairs)."""
-        inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
-        with map_validation_errors():
-            body = models.SearchMatrixRequest(
-                filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using
-            )
+        body = _search_matrix_request(query_filter, limit, sample, using, shard_key_selector, kwargs)
         return await self._call(
             "search_matrix_pairs", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
         )
@@ -793,12 +798,7 @@ class AsyncQdrantClient:
         **kwargs: Any,
     ) -> models.SearchMatrixOffsetsResponse:
         """The distance matrix of ``search_matrix_pairs`` as sparse offsets into ``ids``."""
-        inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
-        with map_validation_errors():
-            body = models.SearchMatrixRequest(
-                filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using
-            )
+        body = _search_matrix_request(query_filter, limit, sample, using, shard_key_selector, kwargs)
         return await self._call(
             "search_matrix_offsets", collection_name=collection_name, body=body, consistency=consistency,
             timeout=timeout,
@@ -1062,11 +1062,37 @@ class AsyncQdrantClient:
         """The keyword arguments this client was created with."""
         return dict(self._init_options)
 
-    async def get_embedding_size(self, model_name: str) -> int:
+    def get_embedding_size(self, model_name: str) -> int:
         """Not available: qdrant-sdk has no fastembed integration; embed your texts yourself."""
         raise UnsupportedOperationError(
             f"get_embedding_size({model_name!r}): qdrant-sdk has no fastembed model integration"
         )
+
+    # qdrant-client lists the models of its fastembed integration; qdrant-sdk has none to list.
+    @classmethod
+    async def list_text_models(cls) -> dict[str, tuple[int, models.Distance]]:
+        """Not available: qdrant-sdk has no fastembed integration."""
+        raise _no_fastembed("list_text_models")
+
+    @classmethod
+    async def list_image_models(cls) -> dict[str, tuple[int, models.Distance]]:
+        """Not available: qdrant-sdk has no fastembed integration."""
+        raise _no_fastembed("list_image_models")
+
+    @classmethod
+    async def list_late_interaction_text_models(cls) -> dict[str, tuple[int, models.Distance]]:
+        """Not available: qdrant-sdk has no fastembed integration."""
+        raise _no_fastembed("list_late_interaction_text_models")
+
+    @classmethod
+    async def list_late_interaction_multimodal_models(cls) -> dict[str, tuple[int, models.Distance]]:
+        """Not available: qdrant-sdk has no fastembed integration."""
+        raise _no_fastembed("list_late_interaction_multimodal_models")
+
+    @classmethod
+    async def list_sparse_models(cls) -> dict[str, dict[str, Any]]:
+        """Not available: qdrant-sdk has no fastembed integration."""
+        raise _no_fastembed("list_sparse_models")
 
     @staticmethod
     def _save_download(result: Any, target_path: Any) -> str:
@@ -1178,14 +1204,6 @@ def _plain_mapping(mapping: Any) -> Any:
     return {name: inp.plain(value) for name, value in mapping.items()}
 
 
-def _point_vectors(point: Any) -> models.PointVectors:
-    """A ``PointVectors`` with numpy vectors as lists (dict / official model / ours)."""
-    point = inp.plain(point)
-    if isinstance(point, dict):
-        point = models.PointVectors.model_validate({**point, "vector": inp.vector(point.get("vector"))})
-    return models.PointVectors.model_construct(id=inp.point_id(point.id), vector=inp.vector(point.vector))
-
-
 def _query_request(request: Any) -> models.QueryRequest:
     """A batch element: our model, an official one or a dict; numpy queries become lists."""
     if isinstance(request, models.QueryRequest):
@@ -1203,6 +1221,29 @@ def _update_operation(operation: Any) -> Any:
     if isinstance(operation, dict):
         return inp.coerce(models.UpdateOperation, operation)
     return operation
+
+
+def _point_vectors(point: Any) -> models.PointVectors:
+    """A ``PointVectors`` with numpy vectors as lists (dict / official model / ours)."""
+    point = inp.plain(point)
+    if isinstance(point, dict):
+        point = models.PointVectors.model_validate({**point, "vector": inp.vector(point.get("vector"))})
+    return models.PointVectors.model_construct(id=inp.point_id(point.id), vector=inp.vector(point.vector))
+
+
+def _search_matrix_request(query_filter: Any, limit: int, sample: int, using: Optional[str],
+                           shard_key_selector: Any, kwargs: dict) -> models.SearchMatrixRequest:
+    """The request of both ``search_matrix_*`` methods."""
+    inp.check_no_kwargs(kwargs)
+    _no_shard_key(shard_key_selector)
+    with map_validation_errors():
+        return models.SearchMatrixRequest(
+            filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using
+        )
+
+
+def _no_fastembed(method: str) -> UnsupportedOperationError:
+    return UnsupportedOperationError(f"{method}(): qdrant-sdk has no fastembed model integration")
 
 
 def _no_shard_key(shard_key_selector: Any) -> None:

@@ -271,7 +271,8 @@ class QdrantClient:
         update_mode: Optional[models.UpdateMode] = None,
         **kwargs: Any,
     ) -> None:
-        """Upsert points from any iterable, ``batch_size`` at a time."""
+        """Upsert points from any iterable, ``batch_size`` at a time. Synchronous in both clients, as
+        in qdrant-client: it returns once every batch is written (see ``_upload``)."""
         inp.check_no_kwargs(kwargs)
         _no_shard_key(shard_key_selector)
         with map_validation_errors():
@@ -303,7 +304,8 @@ class QdrantClient:
     ) -> None:
         """Upsert columns of vectors (a numpy matrix, a dict of them, or an iterable), payloads and ids.
 
-        Without ``ids`` every point gets a random UUID, as in qdrant-client.
+        Without ``ids`` every point gets a random UUID, as in qdrant-client. Synchronous in both
+        clients, as in qdrant-client (see ``_upload``).
         """
         inp.check_no_kwargs(kwargs)
         _no_shard_key(shard_key_selector)
@@ -318,17 +320,25 @@ class QdrantClient:
         self._upload(collection_name, bodies, wait, max_retries, parallel)
 
     def _upload(self, collection_name: str, bodies: Iterable[Any], wait: bool, max_retries: int,
-                      parallel: int) -> None:
+                parallel: int) -> None:
         """Send upload batches, ``parallel`` requests at a time (``sdk/_upload.py``). With
         ``parallel > 1`` batches may land in any order, so an id repeated in two batches may keep
-        either version (as with qdrant-client's parallel upload)."""
+        either version (as with qdrant-client's parallel upload).
+
+        The upload methods are synchronous in the sync client too, because qdrant-client's are:
+        code written for it calls ``aclient.upload_points(...)`` without ``await``, and a coroutine
+        would silently upload nothing. They go through the transport's synchronous twin
+        (``transport.blocking()``) and block the caller until done, as qdrant-client's do."""
+        if self._closed:
+            raise RuntimeError("This client is closed")
+        transport = self._transport.blocking()
 
         def send(body: Any) -> None:
             # Sent again up to ``max_retries`` times if the server could not take it: an upsert
             # is idempotent (same ids, same content), so resending a batch is safe.
             for attempt in range(max_retries + 1):
                 try:
-                    self._call("upsert_points", collection_name=collection_name, body=body, wait=wait)
+                    transport.call("upsert_points", collection_name=collection_name, body=body, wait=wait)
                     return
                 except (TransportError, ServiceUnavailableError, RateLimitError):
                     if attempt >= max_retries:
@@ -771,12 +781,7 @@ class QdrantClient:
         **kwargs: Any,
     ) -> models.SearchMatrixPairsResponse:
         """``sample`` random points and, for each, its ``limit`` nearest other sampled points (pairs)."""
-        inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
-        with map_validation_errors():
-            body = models.SearchMatrixRequest(
-                filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using
-            )
+        body = _search_matrix_request(query_filter, limit, sample, using, shard_key_selector, kwargs)
         return self._call(
             "search_matrix_pairs", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
         )
@@ -794,12 +799,7 @@ class QdrantClient:
         **kwargs: Any,
     ) -> models.SearchMatrixOffsetsResponse:
         """The distance matrix of ``search_matrix_pairs`` as sparse offsets into ``ids``."""
-        inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
-        with map_validation_errors():
-            body = models.SearchMatrixRequest(
-                filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using
-            )
+        body = _search_matrix_request(query_filter, limit, sample, using, shard_key_selector, kwargs)
         return self._call(
             "search_matrix_offsets", collection_name=collection_name, body=body, consistency=consistency,
             timeout=timeout,
@@ -1069,6 +1069,32 @@ class QdrantClient:
             f"get_embedding_size({model_name!r}): qdrant-sdk has no fastembed model integration"
         )
 
+    # qdrant-client lists the models of its fastembed integration; qdrant-sdk has none to list.
+    @classmethod
+    def list_text_models(cls) -> dict[str, tuple[int, models.Distance]]:
+        """Not available: qdrant-sdk has no fastembed integration."""
+        raise _no_fastembed("list_text_models")
+
+    @classmethod
+    def list_image_models(cls) -> dict[str, tuple[int, models.Distance]]:
+        """Not available: qdrant-sdk has no fastembed integration."""
+        raise _no_fastembed("list_image_models")
+
+    @classmethod
+    def list_late_interaction_text_models(cls) -> dict[str, tuple[int, models.Distance]]:
+        """Not available: qdrant-sdk has no fastembed integration."""
+        raise _no_fastembed("list_late_interaction_text_models")
+
+    @classmethod
+    def list_late_interaction_multimodal_models(cls) -> dict[str, tuple[int, models.Distance]]:
+        """Not available: qdrant-sdk has no fastembed integration."""
+        raise _no_fastembed("list_late_interaction_multimodal_models")
+
+    @classmethod
+    def list_sparse_models(cls) -> dict[str, dict[str, Any]]:
+        """Not available: qdrant-sdk has no fastembed integration."""
+        raise _no_fastembed("list_sparse_models")
+
     @staticmethod
     def _save_download(result: Any, target_path: Any) -> str:
         """Write a downloaded snapshot to ``target_path``. ``result`` is what the transport returned
@@ -1179,14 +1205,6 @@ def _plain_mapping(mapping: Any) -> Any:
     return {name: inp.plain(value) for name, value in mapping.items()}
 
 
-def _point_vectors(point: Any) -> models.PointVectors:
-    """A ``PointVectors`` with numpy vectors as lists (dict / official model / ours)."""
-    point = inp.plain(point)
-    if isinstance(point, dict):
-        point = models.PointVectors.model_validate({**point, "vector": inp.vector(point.get("vector"))})
-    return models.PointVectors.model_construct(id=inp.point_id(point.id), vector=inp.vector(point.vector))
-
-
 def _query_request(request: Any) -> models.QueryRequest:
     """A batch element: our model, an official one or a dict; numpy queries become lists."""
     if isinstance(request, models.QueryRequest):
@@ -1204,6 +1222,29 @@ def _update_operation(operation: Any) -> Any:
     if isinstance(operation, dict):
         return inp.coerce(models.UpdateOperation, operation)
     return operation
+
+
+def _point_vectors(point: Any) -> models.PointVectors:
+    """A ``PointVectors`` with numpy vectors as lists (dict / official model / ours)."""
+    point = inp.plain(point)
+    if isinstance(point, dict):
+        point = models.PointVectors.model_validate({**point, "vector": inp.vector(point.get("vector"))})
+    return models.PointVectors.model_construct(id=inp.point_id(point.id), vector=inp.vector(point.vector))
+
+
+def _search_matrix_request(query_filter: Any, limit: int, sample: int, using: Optional[str],
+                           shard_key_selector: Any, kwargs: dict) -> models.SearchMatrixRequest:
+    """The request of both ``search_matrix_*`` methods."""
+    inp.check_no_kwargs(kwargs)
+    _no_shard_key(shard_key_selector)
+    with map_validation_errors():
+        return models.SearchMatrixRequest(
+            filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using
+        )
+
+
+def _no_fastembed(method: str) -> UnsupportedOperationError:
+    return UnsupportedOperationError(f"{method}(): qdrant-sdk has no fastembed model integration")
 
 
 def _no_shard_key(shard_key_selector: Any) -> None:

@@ -195,6 +195,10 @@ class GrpcTransport(_GrpcTransportBase):
             raise map_rpc_error(exc, self._wire.target) from None
         return spec.parse(response, params)
 
+    def blocking(self) -> "GrpcTransport":
+        """The transport to call from synchronous code (itself)."""
+        return self
+
     def close(self) -> None:
         if self._channel is not None:
             self._channel.close()
@@ -233,6 +237,15 @@ class AsyncGrpcTransport(_GrpcTransportBase):
             raise map_rpc_error(exc, self._wire.target) from None
         return spec.parse(response, params)
 
+    _blocking: Optional[GrpcTransport] = None
+
+    def blocking(self) -> GrpcTransport:
+        """A synchronous twin on the same server and options (opened on first use), for the async
+        client's upload methods, which are synchronous as in qdrant-client."""
+        if self._blocking is None:
+            self._blocking = GrpcTransport(self.location, self._wire.options)
+        return self._blocking
+
     async def close(self) -> None:
         if self._channel is not None:
             await self._channel.close()
@@ -241,3 +254,6 @@ class AsyncGrpcTransport(_GrpcTransportBase):
         if self._rest is not None:
             await self._rest.close()
             self._rest = None
+        if self._blocking is not None:
+            self._blocking.close()
+            self._blocking = None

@@ -49,6 +49,10 @@ class LocalTransport:
         with map_engine_errors():
             return method(**params)
 
+    def blocking(self) -> "LocalTransport":
+        """The transport to call from synchronous code (itself)."""
+        return self
+
     def close(self) -> None:
         with map_engine_errors():
             self._finalizer()
@@ -63,6 +67,10 @@ class AsyncLocalTransport:
     async def call(self, operation_id: str, **params: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(self._sync.call, operation_id, **params))
+
+    def blocking(self) -> LocalTransport:
+        """The engine called directly, for the async client's synchronous upload methods."""
+        return self._sync
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()

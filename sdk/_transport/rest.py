@@ -557,6 +557,10 @@ class RestTransport:
                 continue
             return parse_response(prepared, response.status_code, response.content, response.reason_phrase)
 
+    def blocking(self) -> "RestTransport":
+        """The transport to call from synchronous code (itself)."""
+        return self
+
     def close(self) -> None:
         self._http.close()
 
@@ -569,6 +573,8 @@ class AsyncRestTransport:
         self._base = _base_url(location)
         self._policy = _policy_from(options)
         self._token = options.auth_token_provider
+        self._options = options
+        self._blocking: Optional[RestTransport] = None
         kwargs = _client_kwargs(location, options)
         transport = _async_http_transport(kwargs)
         self._timeout = kwargs["timeout"]
@@ -615,5 +621,15 @@ class AsyncRestTransport:
                 continue
             return parse_response(prepared, response.status_code, response.content, response.reason_phrase)
 
+    def blocking(self) -> RestTransport:
+        """A synchronous twin on the same server and options (opened on first use), for the async
+        client's upload methods, which are synchronous as in qdrant-client."""
+        if self._blocking is None:
+            self._blocking = RestTransport(self.location, self._options)
+        return self._blocking
+
     async def close(self) -> None:
         await self._http.aclose()
+        if self._blocking is not None:
+            self._blocking.close()
+            self._blocking = None
