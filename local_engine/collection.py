@@ -648,10 +648,17 @@ class Collection:
         """Nearest neighbours of ``query`` among the points with vector ``using`` that match
         ``flt``; ``params`` is a ``SearchParams`` (hnsw_ef, exact, indexed_only) or None."""
         with self._lock:
+            offsets, scores = self.search_offsets(query, using, flt, limit, offset, score_threshold, params)
+            return self._scored_points(offsets, scores, with_payload, with_vectors)
+
+    def search_offsets(self, query: Any, using: str, flt: Any, limit: int, offset: int,
+                       score_threshold: float | None, params: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """``search``'s page as (offsets, scores), best first, with no models built: what the
+        query planner composes (local_engine/query)."""
+        with self._lock:
             store = self.vector_store(using)
             if store.kind != "dense":
-                return self._search_other(store, query, using, flt, limit, offset, score_threshold,
-                                          with_payload, with_vectors, params)
+                return self._search_other(store, query, using, flt, limit, offset, score_threshold, params)
             vec = store
             q = vec.prepare_query(query)
             size = self._size
@@ -669,7 +676,7 @@ class Collection:
                 quantized=self._quantized_search(using, params, offset + limit),
             )
             self._last_plan = plan
-            return self._scored_points(plan.offsets[offset:], plan.scores[offset:], with_payload, with_vectors)
+            return plan.offsets[offset:], plan.scores[offset:]
 
     def _quantized_search(self, using: str, params: Any, needed: int) -> tuple | None:
         """(codes, QuantSearch) when this search ranks candidates by codes (docs/quantization.md)."""
@@ -692,8 +699,7 @@ class Collection:
         return entry
 
     def _search_other(self, store: Any, query: Any, using: str, flt: Any, limit: int, offset: int,
-                      score_threshold: float | None, with_payload: Any, with_vectors: Any,
-                      params: Any) -> list[models.ScoredPoint]:
+                      score_threshold: float | None, params: Any) -> tuple[np.ndarray, np.ndarray]:
         """Exact search of a sparse vector (inverted index) or a multivector (max_sim scan)."""
         size = self._size
         if store.kind == "sparse":
@@ -707,7 +713,7 @@ class Collection:
         if keep is not None:
             offsets, scores = offsets[keep], scores[keep]
         best = top_k(scores, offset + limit, store.distance)[offset:]
-        return self._scored_points(offsets[best], scores[best], with_payload, with_vectors)
+        return offsets[best], scores[best]
 
     def _scored_points(self, offsets: np.ndarray, scores: np.ndarray, with_payload: Any,
                        with_vectors: Any) -> list[models.ScoredPoint]:

@@ -219,10 +219,8 @@ class QueryEngine:
         if limit <= 0:
             return Hits.empty()
         if restrict is None:
-            points = coll.search(vector, access.using, flt, limit, offset, threshold, False, False, params)
-            id_to_offset = coll._id_to_offset
-            return Hits(np.asarray([id_to_offset[p.id] for p in points], dtype=np.int64),
-                        np.asarray([p.score for p in points], dtype=np.float64))
+            offsets, scores = coll.search_offsets(vector, access.using, flt, limit, offset, threshold, params)
+            return Hits(np.asarray(offsets, dtype=np.int64), np.asarray(scores, dtype=np.float64))
         prepared = access.prepare(vector)
         candidates = self._candidates(access, flt, restrict)
         overlaps = getattr(access.store, "overlaps", None)
