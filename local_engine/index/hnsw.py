@@ -35,13 +35,13 @@ Not thread-safe by itself: the collection calls every method under its lock.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import struct
 from dataclasses import dataclass
 import hnswlib
 import numpy as np
+
+from .. import blob_format
 
 log = logging.getLogger("local_engine.index")
 
@@ -255,15 +255,14 @@ class HnswIndex:
         for name, arr in arrays:
             specs.append({"name": name, "dtype": arr.dtype.str, "shape": list(arr.shape), "offset": pos})
             pos += _aligned(arr.nbytes)
-        header = json.dumps({
+        head = blob_format.head(_MAGIC, _FORMAT, {
             "format": _FORMAT,
             "params": [self.params.dim, self.params.distance, self.params.m, self.params.ef_construct],
             "hnswlib": scalars,
             "counts": [self.live, self.deleted, self.elements],
             "phi": self.phi,
             "arrays": specs,
-        }).encode()
-        head = _MAGIC + struct.pack("<IQ", _FORMAT, len(header)) + header
+        })
         head += b"\0" * (_aligned(len(head)) - len(head))
         parts: list = [head]
         for _, arr in arrays:
@@ -278,17 +277,11 @@ class HnswIndex:
                     threads: int | None = None) -> "HnswIndex":
         """Rebuild an index from ``serialize``'s bytes. Raises ``ValueError`` when the bytes
         are not such a file or were built with other ``params``."""
-        view = memoryview(buf)
-        if bytes(view[:8]) != _MAGIC:
-            raise ValueError("not an HNSW index file")
-        fmt, hlen = struct.unpack("<IQ", view[8:20])
-        if fmt != _FORMAT:
-            raise ValueError(f"HNSW index file format {fmt} (this engine reads {_FORMAT})")
-        meta = json.loads(bytes(view[20 : 20 + hlen]))
+        meta, end, view = blob_format.read_head(buf, _MAGIC, _FORMAT, "an HNSW index file")
         saved = HnswParams(int(meta["params"][0]), str(meta["params"][1]), int(meta["params"][2]), int(meta["params"][3]))
         if saved != params:
             raise ValueError(f"HNSW index file was built with {saved}, the collection wants {params}")
-        base = _aligned(20 + hlen)
+        base = _aligned(end)
         arrays = {}
         for spec in meta["arrays"]:
             dtype = np.dtype(spec["dtype"])

@@ -20,14 +20,13 @@ its own blob, so a save rewrites only the segments that changed.
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 
+from .. import blob_format
 from .hnsw import HnswIndex, HnswParams
 
 SEGMENT_POINTS = 200_000
@@ -152,21 +151,12 @@ class GraphSet:
             table.append([seg, pos, length])
             parts += seg_parts
             pos += length
-        header = json.dumps({"segment_points": self.segment_points, "segments": table}).encode()
-        head = _MAGIC + struct.pack("<IQ", _FORMAT, len(header)) + header
-        return [head] + parts
+        return [blob_format.head(_MAGIC, _FORMAT, {"segment_points": self.segment_points, "segments": table})] + parts
 
     @classmethod
     def deserialize(cls, buf, params: HnswParams, threads: int | None = None) -> "GraphSet":
         """A ``GraphSet`` from ``serialize``'s bytes (``ValueError`` when they are not that)."""
-        view = memoryview(buf).cast("B")
-        if bytes(view[:8]) != _MAGIC:
-            raise ValueError("not an HNSW segment set file")
-        fmt, hlen = struct.unpack("<IQ", view[8:20])
-        if fmt != _FORMAT:
-            raise ValueError(f"HNSW segment set format {fmt} (this engine reads {_FORMAT})")
-        meta = json.loads(bytes(view[20 : 20 + hlen]))
-        base = 20 + hlen
+        meta, base, view = blob_format.read_head(buf, _MAGIC, _FORMAT, "an HNSW segment set file")
         out = cls(params, threads, int(meta["segment_points"]))
         for seg, pos, length in meta["segments"]:
             start = base + int(pos)

@@ -20,13 +20,12 @@ Rules:
 
 from __future__ import annotations
 
-import json
 import logging
-import struct
 from typing import Any
 
 import numpy as np
 
+from .. import blob_format
 from ..vectors import DenseVectors
 from .codecs import TRAIN_ROWS, Codec, make_codec
 from .config import QuantSpec
@@ -83,24 +82,18 @@ class QuantizedVectors:
             table.append([key, arr.dtype.str, list(arr.shape), pos])
             parts.append(arr.tobytes())
             pos += arr.nbytes
-        header = json.dumps({"spec": fingerprint, "kind": self.codec.kind, "dim": self.codec.dim,
-                             "rows": int(size), "code_bytes": int(codes.shape[1]), "arrays": table,
-                             "codes_at": pos}).encode()
-        return [_MAGIC + struct.pack("<IQ", _FORMAT, len(header)) + header, *parts, memoryview(codes).cast("B")]
+        head = blob_format.head(_MAGIC, _FORMAT, {
+            "spec": fingerprint, "kind": self.codec.kind, "dim": self.codec.dim, "rows": int(size),
+            "code_bytes": int(codes.shape[1]), "arrays": table, "codes_at": pos,
+        })
+        return [head, *parts, memoryview(codes).cast("B")]
 
     @classmethod
     def deserialize(cls, buf: Any, codec: Codec, fingerprint: str) -> tuple["QuantizedVectors", int]:
         """(restored codes, rows covered); ``ValueError`` when the blob is not for ``codec``."""
-        view = memoryview(buf).cast("B")
-        if bytes(view[:8]) != _MAGIC:
-            raise ValueError("not a quantization file")
-        fmt, hlen = struct.unpack("<IQ", view[8:20])
-        if fmt != _FORMAT:
-            raise ValueError(f"quantization file format {fmt} (this engine reads {_FORMAT})")
-        meta = json.loads(bytes(view[20 : 20 + hlen]))
+        meta, base, view = blob_format.read_head(buf, _MAGIC, _FORMAT, "a quantization file")
         if meta["spec"] != fingerprint or meta["kind"] != codec.kind or meta["dim"] != codec.dim:
             raise ValueError("saved with another quantization config")
-        base = 20 + hlen
         arrays = {}
         for key, dtype, shape, pos in meta["arrays"]:
             count = int(np.prod(shape)) if shape else 1
