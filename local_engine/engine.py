@@ -214,13 +214,7 @@ class Engine(SnapshotOperations, QueryOperations, ServiceOperations):
                 cfg["metadata"] = meta
             new_config = models.CollectionConfig.model_validate(cfg)
             _check_quantized_datatypes(new_config)
-            old = collection.config
-            collection.config = new_config
-            try:
-                self._persist_config(collection)
-            except BaseException:
-                collection.config = old
-                raise
+            self._replace_config(collection, new_config)
             collection.reconfigure_indexes()  # hnsw_config / indexing_threshold changes take effect now
             return True
 

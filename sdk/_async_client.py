@@ -685,12 +685,10 @@ class AsyncQdrantClient:
         inp.check_no_kwargs(kwargs)
         _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            if prefetch is not None and not isinstance(prefetch, list):
-                prefetch = [prefetch]
             body = models.QueryRequest(
                 query=inp.query_input(query),
                 using=using,
-                prefetch=[inp.coerce(models.Prefetch, p) for p in prefetch] if prefetch else None,
+                prefetch=_prefetches(prefetch),
                 filter=inp.coerce(models.Filter, query_filter),
                 params=inp.coerce(models.SearchParams, search_params),
                 limit=limit,
@@ -746,13 +744,11 @@ class AsyncQdrantClient:
         inp.check_no_kwargs(kwargs)
         _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            if prefetch is not None and not isinstance(prefetch, list):
-                prefetch = [prefetch]
             body = models.QueryGroupsRequest(
                 group_by=group_by,
                 query=inp.query_input(query),
                 using=using,
-                prefetch=[inp.coerce(models.Prefetch, p) for p in prefetch] if prefetch else None,
+                prefetch=_prefetches(prefetch),
                 filter=inp.coerce(models.Filter, query_filter),
                 params=inp.coerce(models.SearchParams, search_params),
                 limit=limit,
@@ -1240,6 +1236,14 @@ def _search_matrix_request(query_filter: Any, limit: int, sample: int, using: Op
         return models.SearchMatrixRequest(
             filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using
         )
+
+
+def _prefetches(prefetch: Any) -> Optional[list[models.Prefetch]]:
+    """``prefetch=`` of the query methods: one Prefetch or a list of them, any accepted form."""
+    if prefetch is None:
+        return None
+    items = prefetch if isinstance(prefetch, list) else [prefetch]
+    return [inp.coerce(models.Prefetch, p) for p in items] or None
 
 
 def _no_fastembed(method: str) -> UnsupportedOperationError:
