@@ -423,6 +423,30 @@ def test_numpy_batch_becomes_points() -> None:
             shard_key=None, update_filter=None, update_mode=None))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64, np.uint8, ">f4"])
+@pytest.mark.parametrize("dim", [1, 3, 32, 300])
+def test_numpy_matrix_batches_encode_like_lists(dtype: Any, dim: int) -> None:
+    """A numpy matrix in a batch is sent as packed DenseVector bytes: the message must equal the one
+    built from the same values as Python lists (dims past 31 floats need a two-byte length)."""
+    from sdk._grpc import _points
+
+    rng = np.random.default_rng(dim)
+    matrix = (rng.random((5, dim)) * 200).astype(dtype)
+    ids = [1, 2, U1, 4, 5]
+    payloads = [{"a": 1}, None, {}, {"b": [1]}, {"c": "x"}]
+
+    def encode(vectors: Any) -> bytes:
+        msg = ppb.UpsertPoints(collection_name="c")
+        _points.encode_batch_points(m.Batch.model_construct(ids=ids, vectors=vectors, payloads=payloads), msg.points)
+        return msg.SerializeToString()
+
+    as_lists = matrix.astype(np.float64).tolist()
+    assert encode(matrix) == encode(as_lists)
+    assert encode({"a": matrix, "b": matrix[:, :1]}) == encode({"a": as_lists, "b": [row[:1] for row in as_lists]})
+    with pytest.raises(BadRequestError, match="5 ids but 4 vectors"):
+        encode(matrix[:4])
+
+
 def test_server_reads_dense_upserts_as_float32_matrices() -> None:
     points = [m.PointStruct(id=i, vector={"a": [float(i), 0.5], "b": [1.0, 2.0, float(i)]}, payload={"i": i} if i else None)
               for i in range(3)]
