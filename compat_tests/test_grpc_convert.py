@@ -714,3 +714,29 @@ def test_bad_values_are_bad_requests() -> None:
     with pytest.raises(BadRequestError):
         request_round_trip("get_points", m.PointRequest.model_construct(ids=[1.5], with_payload=None, with_vector=None,
                                                                         shard_key=None))
+
+
+@pytest.mark.parametrize("op,body", [
+    ("upsert_points", m.PointsList(points=[m.PointStruct(id=1, vector=[1.0])], shard_key="tenant")),
+    ("delete_points", m.PointIdsList(points=[1], shard_key=[3, "b"])),
+    ("set_payload", m.SetPayload(payload={"a": 1}, points=[1], shard_key=7)),
+    ("count_points", m.CountRequest(shard_key=m.ShardKeyWithFallback(target="t", fallback="f"))),
+    ("query_points", m.QueryRequest(query=[1.0], shard_key="tenant")),
+    ("scroll_points", m.ScrollRequest(shard_key=["x"])),
+])
+def test_shard_key_selectors_travel_as_grpc_shard_key_selector(op: str, body: Any) -> None:
+    """REST's ``shard_key`` is gRPC's ``shard_key_selector`` (keys as keyword / number, the
+    fallback as its own field), so a real Qdrant cluster gets the selector a caller passed."""
+    sent, kwargs = request_round_trip(op, body)
+    selector = sent.shard_key_selector
+    key = body.shard_key
+    if isinstance(key, m.ShardKeyWithFallback):
+        assert [k.keyword for k in selector.shard_keys] == ["t"] and selector.fallback.keyword == "f"
+    else:
+        keys = key if isinstance(key, list) else [key]
+        assert [k.keyword or k.number for k in selector.shard_keys] == keys
+    got = kwargs["body"].shard_key
+    if isinstance(key, list) and len(key) == 1:
+        assert got in (key, key[0])   # gRPC has one form for a key and a list of one key
+    else:
+        assert got == key

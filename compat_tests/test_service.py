@@ -16,7 +16,7 @@ import pytest
 import qdrant_client
 
 from sdk import QdrantClient, models
-from sdk._exceptions import NotFoundError, UnsupportedOperationError
+from sdk._exceptions import BadRequestError, NotFoundError, UnsupportedOperationError
 
 REAL_QDRANT = bool(os.environ.get("QDRANT_URL"))
 
@@ -85,6 +85,67 @@ def test_cluster_only_operations_raise_a_clear_error(client, call):
     text = str(err.value)
     assert "cluster" in text or "shard" in text, text
     assert client.count("svc").count == 10   # nothing changed
+
+
+_FLT = models.Filter(must=[models.FieldCondition(key="tag", match=models.MatchValue(value="t1"))])
+_SHARD_KEYED_CALLS = {
+    "upsert": lambda c, k: c.upsert("svc", [models.PointStruct(id=500, vector=[1, 1, 1, 1])], shard_key_selector=k),
+    "upload_points": lambda c, k: c.upload_points("svc", [models.PointStruct(id=501, vector=[1, 1, 1, 1])],
+                                                  shard_key_selector=k, wait=True),
+    "upload_collection": lambda c, k: c.upload_collection("svc", [[1, 1, 1, 1]], ids=[502], shard_key_selector=k,
+                                                          wait=True),
+    "delete": lambda c, k: c.delete("svc", [1, 2], shard_key_selector=k),
+    "set_payload": lambda c, k: c.set_payload("svc", {"x": 1}, [1], shard_key_selector=k),
+    "overwrite_payload": lambda c, k: c.overwrite_payload("svc", {"x": 1}, [1], shard_key_selector=k),
+    "delete_payload": lambda c, k: c.delete_payload("svc", ["tag"], _FLT, shard_key_selector=k),
+    "clear_payload": lambda c, k: c.clear_payload("svc", [1], shard_key_selector=k),
+    "update_vectors": lambda c, k: c.update_vectors("svc", [models.PointVectors(id=1, vector=[9, 9, 9, 9])],
+                                                    shard_key_selector=k),
+    "delete_vectors": lambda c, k: c.delete_vectors("svc", [""], [1], shard_key_selector=k),
+    "retrieve": lambda c, k: c.retrieve("svc", [1], shard_key_selector=k),
+    "scroll": lambda c, k: c.scroll("svc", shard_key_selector=k),
+    "count": lambda c, k: c.count("svc", shard_key_selector=k),
+    "facet": lambda c, k: c.facet("svc", "tag", shard_key_selector=k),
+    "query_points": lambda c, k: c.query_points("svc", [1, 0, 0, 0], shard_key_selector=k),
+    "query_points_groups": lambda c, k: c.query_points_groups("svc", "tag", query=[1, 0, 0, 0], shard_key_selector=k),
+    "query_batch_points": lambda c, k: c.query_batch_points(
+        "svc", [models.QueryRequest(query=[1, 0, 0, 0]), models.QueryRequest(query=[0, 1, 0, 0], shard_key=k)]),
+    "search_matrix_pairs": lambda c, k: c.search_matrix_pairs("svc", sample=5, limit=2, shard_key_selector=k),
+    "search_matrix_offsets": lambda c, k: c.search_matrix_offsets("svc", sample=5, limit=2, shard_key_selector=k),
+    "batch_update_points": lambda c, k: c.batch_update_points("svc", [
+        models.DeleteOperation(delete=models.PointIdsList(points=[3])),
+        models.SetPayloadOperation(set_payload=models.SetPayload(payload={"y": 1}, points=[4], shard_key=k)),
+    ]),
+}
+
+
+# each call gets one of the selector forms (a keyword key, an integer key, a list of keys) in turn
+_SELECTORS = ["tenant-a", 7, ["tenant-a", "tenant-b"]]
+
+
+@pytest.mark.parametrize("call,selector", [(call, _SELECTORS[i % 3]) for i, call in enumerate(_SHARD_KEYED_CALLS.values())],
+                         ids=list(_SHARD_KEYED_CALLS))
+def test_a_shard_key_on_an_auto_sharded_collection_is_refused(client, call, selector):
+    """``shard_key_selector`` reaches the engine (on the wire as the body's ``shard_key`` / gRPC's
+    ``shard_key_selector``); a collection with automatic sharding has no shard keys, so Qdrant
+    answers 400 "Shard key ... not found", and nothing is written or run over the whole collection."""
+    _fill(client, n=20)
+    before = client.scroll("svc", limit=100, with_vectors=True)[0]
+    with pytest.raises(BadRequestError, match="Shard key .* not found"):
+        call(client, selector)
+    assert client.scroll("svc", limit=100, with_vectors=True)[0] == before
+
+
+def test_a_shard_key_with_fallback_is_refused_as_missing(client):
+    _fill(client, n=20)
+    fallback = models.ShardKeyWithFallback(target="tenant-a", fallback="default")
+    with pytest.raises(NotFoundError, match="Neither target shard key tenant-a nor fallback shard key default"):
+        client.query_points("svc", [1, 0, 0, 0], shard_key_selector=fallback)
+    with pytest.raises(NotFoundError, match="Collection `nowhere`"):   # the collection is looked up first
+        client.count("nowhere", shard_key_selector="tenant-a")
+    with pytest.raises(BadRequestError):   # not a shard key selector at all: refused before sending
+        client.count("svc", shard_key_selector=1.5)
+    assert client.count("svc").count == 20
 
 
 def test_migrate_copies_config_indexes_and_points(client):

@@ -29,6 +29,7 @@ from .collection import Collection
 from .engine_service import ServiceOperations
 from .engine_snapshots import SnapshotOperations
 from .query import QueryOperations
+from .sharding import guard_shard_keys
 from .errors import AlreadyExists, BadRequest, NotFound, Unsupported
 from .storage.base import Storage
 from .storage.memory import MemoryStorage
@@ -61,6 +62,7 @@ def _merge(base: dict, diff: Any) -> dict:
     return out
 
 
+@guard_shard_keys
 class Engine(SnapshotOperations, QueryOperations, ServiceOperations):
     def __init__(self, storage: Storage | None = None) -> None:
         self._storage = storage or MemoryStorage()

@@ -99,8 +99,24 @@ def vector(value: Any) -> Any:
 
 
 # -- selectors -----------------------------------------------------------------------------------
-def points_selector(selector: Any) -> Any:
-    """ids list / Filter / PointIdsList / FilterSelector -> PointIdsList | FilterSelector."""
+def shard_key_selector(value: Any) -> Any:
+    """``shard_key_selector=``: a shard key (int or str), a list of them, or ``ShardKeyWithFallback``
+    (also as a dict or an official model), validated; None stays None."""
+    value = plain(value)
+    if value is None:
+        return None
+    return coerce(models.ShardKeySelector, value)
+
+
+def points_selector(selector: Any, shard_key: Any = None) -> Any:
+    """ids list / Filter / PointIdsList / FilterSelector -> PointIdsList | FilterSelector; a
+    ``shard_key`` given separately (``shard_key_selector=``) is set on it."""
+    sel = _points_selector(selector)
+    shard_key = shard_key_selector(shard_key)
+    return sel if shard_key is None else sel.model_copy(update={"shard_key": shard_key})
+
+
+def _points_selector(selector: Any) -> Any:
     selector = plain(selector)
     if isinstance(selector, (models.PointIdsList, models.FilterSelector)):
         return selector
@@ -155,10 +171,12 @@ def query_input(query: Any) -> Any:
 
 
 # -- points --------------------------------------------------------------------------------------
-def upsert_operation(points: Any, update_filter: Any = None, update_mode: Any = None) -> Any:
+def upsert_operation(points: Any, update_filter: Any = None, update_mode: Any = None, shard_key: Any = None) -> Any:
     """``upsert(points=...)`` argument -> PointsList | PointsBatch."""
     points = plain(points)
     extra = {}
+    if shard_key is not None:
+        extra["shard_key"] = shard_key_selector(shard_key)
     if update_filter is not None:
         extra["update_filter"] = coerce(models.Filter, update_filter)
     if update_mode is not None:

@@ -250,9 +250,8 @@ class QdrantClient:
     ) -> models.UpdateResult:
         """Insert or replace whole points (vectors and payload)."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            body = inp.upsert_operation(points, update_filter, update_mode)
+            body = inp.upsert_operation(points, update_filter, update_mode, shard_key_selector)
         return self._call(
             "upsert_points", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
         )
@@ -274,13 +273,12 @@ class QdrantClient:
         """Upsert points from any iterable, ``batch_size`` at a time. Synchronous in both clients, as
         in qdrant-client: it returns once every batch is written (see ``_upload``)."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
             batches = inp.iter_batches_from_points(points, batch_size)
-            extra = inp.upsert_operation([], update_filter, update_mode)
+            extra = inp.upsert_operation([], update_filter, update_mode, shard_key_selector)
         bodies = (
             models.PointsList.model_construct(
-                points=batch, shard_key=None, update_filter=extra.update_filter, update_mode=extra.update_mode
+                points=batch, shard_key=extra.shard_key, update_filter=extra.update_filter, update_mode=extra.update_mode
             )
             for batch in batches
         )
@@ -308,12 +306,11 @@ class QdrantClient:
         clients, as in qdrant-client (see ``_upload``).
         """
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            extra = inp.upsert_operation([], update_filter, update_mode)
+            extra = inp.upsert_operation([], update_filter, update_mode, shard_key_selector)
         bodies = (
             models.PointsBatch.model_construct(
-                batch=batch, shard_key=None, update_filter=extra.update_filter, update_mode=extra.update_mode
+                batch=batch, shard_key=extra.shard_key, update_filter=extra.update_filter, update_mode=extra.update_mode
             )
             for batch in inp.iter_collection_batches(vectors, payload, ids, batch_size)
         )
@@ -362,9 +359,8 @@ class QdrantClient:
     ) -> models.UpdateResult:
         """Delete points by ids or by filter."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            body = inp.points_selector(points_selector)
+            body = inp.points_selector(points_selector, shard_key_selector)
         return self._call(
             "delete_points", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
         )
@@ -383,9 +379,9 @@ class QdrantClient:
     ) -> models.UpdateResult:
         """Merge ``payload`` into the selected points' payloads (into the object at ``key`` if given)."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            body = models.SetPayload(payload=inp.json_payload(payload), key=key, **inp.selector_fields(points))
+            body = models.SetPayload(payload=inp.json_payload(payload), key=key, **inp.selector_fields(points),
+                shard_key=inp.shard_key_selector(shard_key_selector))
         return self._call(
             "set_payload", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
         )
@@ -403,9 +399,9 @@ class QdrantClient:
     ) -> models.UpdateResult:
         """Replace the selected points' whole payloads with ``payload``."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            body = models.SetPayload(payload=inp.json_payload(payload), **inp.selector_fields(points))
+            body = models.SetPayload(payload=inp.json_payload(payload), **inp.selector_fields(points),
+                shard_key=inp.shard_key_selector(shard_key_selector))
         return self._call(
             "overwrite_payload", collection_name=collection_name, body=body, wait=wait, ordering=ordering,
             timeout=timeout,
@@ -424,9 +420,9 @@ class QdrantClient:
     ) -> models.UpdateResult:
         """Remove payload keys (JSON paths such as ``a.b`` or ``a[].b``) from the selected points."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            body = models.DeletePayload(keys=list(keys), **inp.selector_fields(points))
+            body = models.DeletePayload(keys=list(keys), **inp.selector_fields(points),
+                shard_key=inp.shard_key_selector(shard_key_selector))
         return self._call(
             "delete_payload", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
         )
@@ -443,9 +439,8 @@ class QdrantClient:
     ) -> models.UpdateResult:
         """Remove the whole payload of the selected points."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            body = inp.points_selector(points_selector)
+            body = inp.points_selector(points_selector, shard_key_selector)
         return self._call(
             "clear_payload", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
         )
@@ -465,11 +460,11 @@ class QdrantClient:
         """Replace the given named vectors of existing points; their other vectors stay.
         With ``update_filter``, only points matching it are changed."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
             body = models.UpdateVectors(
                 points=[_point_vectors(p) for p in points],
                 update_filter=inp.coerce(models.Filter, update_filter),
+                shard_key=inp.shard_key_selector(shard_key_selector),
             )
         return self._call(
             "update_vectors", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
@@ -488,9 +483,9 @@ class QdrantClient:
     ) -> models.UpdateResult:
         """Remove the named vectors from the selected points (ids or filter); the points stay."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            body = models.DeleteVectors(vector=list(vectors), **inp.selector_fields(points))
+            body = models.DeleteVectors(vector=list(vectors), **inp.selector_fields(points),
+                shard_key=inp.shard_key_selector(shard_key_selector))
         return self._call(
             "delete_vectors", collection_name=collection_name, body=body, wait=wait, ordering=ordering, timeout=timeout
         )
@@ -583,11 +578,10 @@ class QdrantClient:
     ) -> list[models.Record]:
         """The points with these ids (missing ids are skipped)."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
             body = models.PointRequest(
                 ids=inp.point_ids(ids), with_payload=inp.with_payload(with_payload),
-                with_vector=inp.with_vectors(with_vectors),
+                with_vector=inp.with_vectors(with_vectors), shard_key=inp.shard_key_selector(shard_key_selector),
             )
         return self._call(
             "get_points", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
@@ -609,9 +603,9 @@ class QdrantClient:
     ) -> tuple[list[models.Record], Optional[models.ExtendedPointId]]:
         """A page of points in id order, and the id to pass as ``offset`` for the next page."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
             body = models.ScrollRequest(
+                shard_key=inp.shard_key_selector(shard_key_selector),
                 offset=inp.point_id(offset) if offset is not None else None,
                 limit=limit,
                 filter=inp.coerce(models.Filter, scroll_filter),
@@ -635,9 +629,11 @@ class QdrantClient:
     ) -> models.CountResult:
         """How many points match ``count_filter``."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
-            body = models.CountRequest(filter=inp.coerce(models.Filter, count_filter), exact=exact)
+            body = models.CountRequest(
+                filter=inp.coerce(models.Filter, count_filter), exact=exact,
+                shard_key=inp.shard_key_selector(shard_key_selector),
+            )
         return self._call("count_points", collection_name=collection_name, body=body, timeout=timeout)
 
     def facet(
@@ -654,9 +650,9 @@ class QdrantClient:
     ) -> models.FacetResponse:
         """Counts of points per value of ``key`` (needs a keyword, integer, bool or uuid index)."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
             body = models.FacetRequest(
+                shard_key=inp.shard_key_selector(shard_key_selector),
                 key=key, filter=inp.coerce(models.Filter, facet_filter), limit=limit, exact=exact
             )
         return self._call(
@@ -684,9 +680,9 @@ class QdrantClient:
     ) -> models.QueryResponse:
         """The universal query: nearest neighbours of a vector (``using`` names the vector)."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
             body = models.QueryRequest(
+                shard_key=inp.shard_key_selector(shard_key_selector),
                 query=inp.query_input(query),
                 using=using,
                 prefetch=_prefetches(prefetch),
@@ -743,9 +739,9 @@ class QdrantClient:
     ) -> models.GroupsResult:
         """The universal query, its hits grouped by the payload value ``group_by`` (``limit`` groups)."""
         inp.check_no_kwargs(kwargs)
-        _no_shard_key(shard_key_selector)
         with map_validation_errors():
             body = models.QueryGroupsRequest(
+                shard_key=inp.shard_key_selector(shard_key_selector),
                 group_by=group_by,
                 query=inp.query_input(query),
                 using=using,
@@ -1232,10 +1228,10 @@ def _search_matrix_request(query_filter: Any, limit: int, sample: int, using: Op
                            shard_key_selector: Any, kwargs: dict) -> models.SearchMatrixRequest:
     """The request of both ``search_matrix_*`` methods."""
     inp.check_no_kwargs(kwargs)
-    _no_shard_key(shard_key_selector)
     with map_validation_errors():
         return models.SearchMatrixRequest(
-            filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using
+            filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using,
+            shard_key=inp.shard_key_selector(shard_key_selector),
         )
 
 
@@ -1250,7 +1246,3 @@ def _prefetches(prefetch: Any) -> Optional[list[models.Prefetch]]:
 def _no_fastembed(method: str) -> UnsupportedOperationError:
     return UnsupportedOperationError(f"{method}(): qdrant-sdk has no fastembed model integration")
 
-
-def _no_shard_key(shard_key_selector: Any) -> None:
-    if shard_key_selector is not None:
-        raise UnsupportedOperationError("shard_key_selector needs custom sharding, which is cluster-only")
