@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -370,6 +371,7 @@ def test_writes_after_the_saved_graph_are_reapplied_on_reopen(tmp_path):
     engine = _engine(path)
     _make(engine, "c")
     collection = engine._collections["c"]
+    collection._indexes.join()      # the upsert queued the graph build; a checkpoint skips graphs until it is done
     collection._indexes.save(collection._store, collection.size)         # as a checkpoint would
     gone = _query(engine, "c", QVECS[0])[:3]
     engine.delete_points("c", models.PointIdsList(points=gone))
@@ -455,3 +457,73 @@ def test_planner_paths():
     # indexed_only with a graph that should exist but is not ready: nothing is indexed yet.
     assert plan_search(vec, None, settings, q, None, N, 10, indexed_only=True, graph_pending=True).path == "none"
     assert len(plan_search(vec, None, settings, q, None, N, 10, graph_pending=True).offsets) == 10
+
+
+def _hold_queue(indexes) -> threading.Event:
+    """Queue an item that blocks the graph worker until the returned event is set."""
+    release = threading.Event()
+    indexes._submit([("hold", release.wait, 0)], points=10**6)
+    return release
+
+
+def test_queued_graph_work_runs_in_write_order_and_searches_wait_for_it():
+    """Upserts queue their graph work and return; a search first waits for the queue, so it sees
+    the last write of every point — here one point rewritten twice while the worker was held."""
+    from local_engine import Engine
+
+    engine = Engine()
+    _make(engine, "c")
+    indexes = engine._collections["c"]._indexes
+    indexes.join()
+    release = _hold_queue(indexes)
+    target = 7
+    for q in (QVECS[2], QVECS[3]):    # both rewrites queue behind the held item
+        engine.upsert_points("c", models.PointsBatch(batch=models.Batch(
+            ids=[target] + list(range(N, N + 300)), vectors=[q.tolist()] + DATA[:300].tolist())))
+    assert indexes.busy
+    threading.Timer(0.2, release.set).start()
+    hits = _query(engine, "c", QVECS[3])     # waits for the worker, then searches the graph
+    assert hits[0] == target
+    assert not indexes.busy and engine._collections["c"]._last_plan.path.startswith("graph")
+    assert indexes.indexed_vectors_count == N + 300
+    engine.close()
+
+
+def test_a_writer_far_ahead_of_the_graph_waits(monkeypatch):
+    from local_engine import Engine
+    from local_engine.index import maintainer
+
+    monkeypatch.setattr(maintainer, "QUEUE_MAX_BYTES", 1)
+    engine = Engine()
+    _make(engine, "c")
+    indexes = engine._collections["c"]._indexes
+    indexes.join()
+    release = _hold_queue(indexes)
+    batch = models.PointsBatch(batch=models.Batch(ids=list(range(N, N + 300)), vectors=DATA[:300].tolist()))
+    engine.upsert_points("c", batch)          # the queue holds only the blocker: this one is queued
+    second = threading.Thread(target=engine.upsert_points, args=("c", batch))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()                  # over the bound: waits for the worker
+    release.set()
+    second.join(10)
+    assert not second.is_alive()
+    assert indexes.indexed_vectors_count == N + 300
+    engine.close()
+
+
+def test_a_checkpoint_skips_graphs_while_indexing_is_queued(tmp_path):
+    path = str(tmp_path / "s")
+    engine = _engine(path)
+    _make(engine, "c")
+    collection = engine._collections["c"]
+    indexes = collection._indexes
+    indexes.join()
+    release = _hold_queue(indexes)
+    indexes.save(collection._store, collection.size)            # a checkpoint: busy, so nothing is saved
+    assert not [k for k in collection._store.blob_keys() if k.startswith("hnsw/")]
+    release.set()
+    indexes.join()
+    indexes.save(collection._store, collection.size)            # idle: the graph is saved
+    assert [k for k in collection._store.blob_keys() if k.startswith("hnsw/")]
+    engine.close()

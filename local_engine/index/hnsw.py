@@ -160,9 +160,11 @@ class HnswIndex:
             self.phi = 1.2 * float(np.quantile(norms, 0.999)) or 1.0
         self.add(data, offsets, rows)
 
-    def add(self, data: np.ndarray, offsets: np.ndarray, rows: np.ndarray | None = None) -> None:
+    def add(self, data: np.ndarray, offsets: np.ndarray, rows: np.ndarray | None = None,
+            threads: int | None = None) -> None:
         """Insert or rewrite the vectors ``data[offsets]`` (``offsets`` sorted, unique);
-        ``rows``, when given, is that gather already made (a private copy)."""
+        ``rows``, when given, is that gather already made (a private copy); ``threads``
+        overrides the graph's insertion threads for this call."""
         if len(offsets) == 0:
             return
         self._grow_state(int(offsets[-1]) + 1)
@@ -185,7 +187,7 @@ class HnswIndex:
             rows = np.hstack([rows, np.sqrt(np.maximum(self.phi * self.phi - sq, 0.0))[:, None]]).astype(np.float32)
         before = self.state[offsets]
         self._ensure_capacity(int(np.count_nonzero((before & 3) == ABSENT)))
-        self._graph.add_items(rows, offsets, num_threads=self.threads)
+        self._graph.add_items(rows, offsets, num_threads=threads or self.threads)
         self.changes += len(offsets)
         self._set_state(offsets, LIVE)          # also clears OUTLIER for vectors that got shorter
 

@@ -3,13 +3,16 @@ saved and loaded.
 
 Rules:
 
-* **Nobody sees a graph that lags behind a returned write.** The collection calls
-  ``after_upsert`` / ``after_delete`` once the batch is applied to the dense matrices. Deletes
-  mark graph elements deleted at once. The insertions of an upsert run as one *job* on a helper
-  thread (hnswlib releases the GIL), so the next batch's parsing, persisting and applying
-  overlap with them; at most one job is in flight, and every other entry point here — searches,
-  counts, saves, the next write's graph step — first waits for it (``join``). The job works on
-  a private copy of its rows, so later writes to the matrices cannot race with it.
+* **Writes queue graph work; readers wait for the queue.** The collection calls
+  ``after_upsert`` / ``after_delete`` once the batch is applied to the dense matrices. An
+  upsert's graph work (the first build, insertions, removals of vectors a point lost) is queued
+  to one helper thread (hnswlib releases the GIL) and the upsert returns: an ingest runs at the
+  speed of parsing and storing, as in Qdrant, where indexing is the optimizer's background work.
+  Work items hold private copies of their rows and run in write order. Every other entry point
+  here — searches, ``get_collection``'s indexed count and status, snapshots, deletes, settings
+  changes, the close — first waits for the queue to drain (``join``), so **no search sees a graph that lags behind a returned write**;
+  the first search after an ingest pays for whatever indexing is still queued. The queue is
+  bounded (``QUEUE_MAX_BYTES`` of rows): a writer that gets that far ahead waits for it.
 * **When.** A name gets a graph once its stored vectors reach ``indexing_threshold`` KB (and
   ``m > 0``). The first build inserts every vector in one bulk ``add_items`` call, which uses
   all cores; later writes insert their own points. Below the threshold, search stays exact and
@@ -29,6 +32,7 @@ Rules:
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -47,6 +51,8 @@ log = logging.getLogger("local_engine.index")
 VACUUM_MIN_DELETED = 1000   # rebuild a graph once it holds more deleted elements than live ones, and at least this many
 PIPELINE_MIN_POINTS = 256   # smaller insertions run inline: a thread costs more than it overlaps
 SAVE_GROWTH = 1.0           # at a checkpoint, save a graph once changes since its last save >= this x its size
+QUEUE_MAX_BYTES = 128 << 20  # rows queued for graph insertion before a writer waits for the helper thread
+MERGE_MAX_POINTS = 8192      # queued insertions into one graph are merged into calls of up to about this many points
 
 
 def blob_key(name: str, seg: int | None = None) -> str:
@@ -76,7 +82,14 @@ class VectorIndexes:
         self.stats = {"builds": 0, "loaded": 0, "reapplied": 0}
         self._prefetch: threading.Thread | None = None
         self._prefetched: dict[str, tuple] = {}
-        self._job: threading.Thread | None = None       # graph insertions in flight
+        # The graph work queue (see the module docstring): items run in order on ``_worker``.
+        self._queue: collections.deque = collections.deque()
+        self._queued_bytes = 0
+        self._busy = False                               # the worker is running an item
+        self._waiting = 0                                # threads in join()
+        self._cond = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._building: set[str] = set()                 # names whose first build is queued
         self._job_failed: list[tuple[str, BaseException]] = []
 
     # -- state ------------------------------------------------------------------------------------
@@ -98,14 +111,22 @@ class VectorIndexes:
         self.join()
         return not self._pending
 
-    # -- the insertion job ----------------------------------------------------------------------
+    # -- the graph work queue ---------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """Graph work is queued or running (a checkpoint then skips saving graphs)."""
+        with self._cond:
+            return bool(self._queue) or self._busy
+
     def join(self) -> None:
-        """Wait for the graph insertions in flight; a failed one leaves its vector pending."""
-        job = self._job
-        if job is None:
-            return
-        job.join()
-        self._job = None
+        """Wait until the queued graph work is done; a failed item leaves its vector pending."""
+        with self._cond:
+            self._waiting += 1
+            try:
+                while self._queue or self._busy:
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
         self._collect_failures()
 
     def _collect_failures(self) -> None:
@@ -117,51 +138,100 @@ class VectorIndexes:
             self._dropped.add(name)
             self._pending.add(name)
 
-    def _run(self, work: list) -> None:
-        for name, action in work:
+    def _run_item(self, name: str, action: Any) -> None:
+        try:
+            action()
+            self._dirty.add(name)
+        except Exception as exc:  # reported by join(), on the caller's thread
+            self._job_failed.append((name, exc))
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                if not self._queue:
+                    self._worker = None
+                    self._cond.notify_all()
+                    return
+                name, action, nbytes = self._queue.popleft()
+                if isinstance(action, _Insert):
+                    # Consecutive insertions into one vector's graph run as one hnswlib call:
+                    # small upsert batches would otherwise pay its per-call cost each.
+                    while (self._queue and self._queue[0][0] == name and isinstance(self._queue[0][1], _Insert)
+                           and len(action.offsets) < MERGE_MAX_POINTS):
+                        _, more, more_bytes = self._queue.popleft()
+                        action = action.merged(more)
+                        nbytes += more_bytes
+                self._busy = True
             try:
-                action()
-                self._dirty.add(name)
-            except Exception as exc:  # reported by join(), on the caller's thread
-                self._job_failed.append((name, exc))
+                self._run_item(name, action)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._queued_bytes -= nbytes
+                    self._cond.notify_all()
 
     def _submit(self, work: list, points: int) -> None:
+        """Queue ``work`` ([(name, action, bytes)]); small work with nothing queued runs inline."""
         if not work:
             return
-        if points < PIPELINE_MIN_POINTS:  # not worth a thread
-            self._run(work)
+        with self._cond:
+            idle = not self._queue and not self._busy
+        if idle and points < PIPELINE_MIN_POINTS:  # not worth a thread
+            for name, action, _ in work:
+                self._run_item(name, action)
             self._collect_failures()
             return
-        self._job = threading.Thread(target=self._run, args=(work,), name="hnsw-insert", daemon=True)
-        self._job.start()
+        with self._cond:
+            while self._queue and self._queued_bytes >= QUEUE_MAX_BYTES:
+                self._cond.wait()
+            self._queue.extend(work)
+            self._queued_bytes += sum(nbytes for _, _, nbytes in work)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="hnsw-insert", daemon=True)
+                self._worker.start()
 
     # -- writes -----------------------------------------------------------------------------------
     def after_upsert(self, offsets: np.ndarray, size: int) -> None:
-        """Points at ``offsets`` were (re)written: their graph entries follow the dense matrices."""
+        """Points at ``offsets`` were (re)written: queue their graph entries to follow the dense
+        matrices (the first build of a vector that reached its threshold, insertions, removals)."""
         if len(offsets) == 0:
             return
-        self.join()
         uniq = np.unique(offsets)
         work = []
         points = 0
         for name, vec in self._dense.items():
-            graph = self.graphs.get(name)
-            if graph is None:
+            if name not in self.graphs and name not in self._building:
                 if self.wants_graph(name, size):
                     present = np.flatnonzero(vec.present[:size])
-                    work.append((name, partial(self._build, name, present, vec.data[present])))
+                    rows = vec.data[present]
+                    self._building.add(name)
+                    work.append((name, partial(self._queued_build, name, present, rows), rows.nbytes))
                     points += len(present)
                 else:
                     self._pending.discard(name)
                 continue
             has = vec.present[uniq]
             if not has.all():
-                self._guarded(name, lambda g=graph, o=uniq[~has]: g.remove(o))
+                work.append((name, partial(self._queued_graph_step, name, "remove", uniq[~has]), 0))
             add = uniq[has]
             if len(add):
-                work.append((name, partial(graph.add, vec.data, add, vec.data[add])))
+                rows = vec.data[add]
+                work.append((name, _Insert(self, name, add, rows, vec.data), rows.nbytes))
                 points += len(add)
         self._submit(work, points)
+
+    def _queued_build(self, name: str, offsets: np.ndarray, rows: np.ndarray) -> None:
+        try:
+            self._build(name, offsets, rows)
+        finally:
+            self._building.discard(name)
+
+    def _queued_graph_step(self, name: str, what: str, offsets: np.ndarray) -> None:
+        """A queued removal, on the graph as it is when the item runs (a failed build leaves
+        none: the pending vector is rebuilt from the matrix later)."""
+        graph = self.graphs.get(name)
+        if graph is not None:
+            graph.remove(offsets)
 
     def after_delete(self, offsets: np.ndarray, size: int) -> None:
         self.join()
@@ -273,6 +343,8 @@ class VectorIndexes:
         their size. Each segment is its own blob."""
         if not getattr(store, "persistent", False):
             return
+        if not final and self.busy:
+            return      # an ingest is being indexed: graphs are saved at a later checkpoint or the close
         self.join()
         keys = store.blob_keys()
         for name in list(self._dropped):
@@ -412,3 +484,32 @@ class VectorIndexes:
             self.stats["reapplied"] += changed
             if changed:
                 self._dirty.add(name)
+
+
+class _Insert:
+    """A queued insertion of ``rows`` (private copies) at ``offsets`` into the graph of vector
+    ``name``, run on the graph as it is when the item runs (none after a failed build: the
+    pending vector is rebuilt from the matrix later). ``data`` is the matrix, for a Dot graph
+    that must rebuild itself around new outliers."""
+
+    __slots__ = ("indexes", "name", "offsets", "rows", "data")
+
+    def __init__(self, indexes: VectorIndexes, name: str, offsets: np.ndarray, rows: np.ndarray, data: np.ndarray) -> None:
+        self.indexes, self.name, self.offsets, self.rows, self.data = indexes, name, offsets, rows, data
+
+    def merged(self, later: "_Insert") -> "_Insert":
+        """This insertion followed by ``later``: one sorted, unique set of offsets where a point
+        written twice keeps its later row."""
+        offsets = np.concatenate([self.offsets, later.offsets])
+        rows = np.concatenate([self.rows, later.rows])
+        # np.unique keeps the first occurrence: search the reversed arrays to keep the last
+        uniq, first_in_reversed = np.unique(offsets[::-1], return_index=True)
+        keep = len(offsets) - 1 - first_in_reversed
+        return _Insert(self.indexes, self.name, uniq, rows[keep], later.data)
+
+    def __call__(self) -> None:
+        graph = self.indexes.graphs.get(self.name)
+        if graph is not None:
+            # While nobody waits for the graph, one insertion thread: the other core keeps
+            # ingesting. A waiting reader (``join``) gets every thread from the next call on.
+            graph.add(self.data, self.offsets, self.rows, None if self.indexes._waiting else 1)

@@ -116,10 +116,11 @@ class GraphSet:
         graph.build(data, offsets)
         self.segments[seg] = graph
 
-    def add(self, data: np.ndarray, offsets: np.ndarray, rows: np.ndarray | None = None) -> None:
+    def add(self, data: np.ndarray, offsets: np.ndarray, rows: np.ndarray | None = None,
+            threads: int | None = None) -> None:
         """Insert or rewrite ``data[offsets]`` (``offsets`` sorted, unique)."""
         for seg, part in self._split(offsets):
-            self._segment(seg).add(data, offsets[part], None if rows is None else rows[part])
+            self._segment(seg).add(data, offsets[part], None if rows is None else rows[part], threads)
 
     def remove(self, offsets: np.ndarray) -> None:
         offsets = np.sort(offsets)
