@@ -8,7 +8,9 @@ Rules:
   upsert's graph work (the first build, insertions, removals of vectors a point lost) is queued
   to one helper thread (hnswlib releases the GIL) and the upsert returns: an ingest runs at the
   speed of parsing and storing, as in Qdrant, where indexing is the optimizer's background work.
-  Work items hold private copies of their rows and run in write order. Every other entry point
+  Work items hold private copies of their rows and run in write order; consecutive insertions
+  into one graph are merged. While no reader waits they insert on one thread, in small chunks,
+  leaving the other core to the writer; a waiting reader gets every thread at the next chunk. Every other entry point
   here — searches, ``get_collection``'s indexed count and status, snapshots, deletes, settings
   changes, the close — first waits for the queue to drain (``join``), so **no search sees a graph that lags behind a returned write**;
   the first search after an ingest pays for whatever indexing is still queued. The queue is
@@ -53,6 +55,7 @@ PIPELINE_MIN_POINTS = 256   # smaller insertions run inline: a thread costs more
 SAVE_GROWTH = 1.0           # at a checkpoint, save a graph once changes since its last save >= this x its size
 QUEUE_MAX_BYTES = 128 << 20  # rows queued for graph insertion before a writer waits for the helper thread
 MERGE_MAX_POINTS = 8192      # queued insertions into one graph are merged into calls of up to about this many points
+SINGLE_THREAD_CHUNK = 512    # points per one-thread insertion call while no reader waits for the graph
 
 
 def blob_key(name: str, seg: int | None = None) -> str:
@@ -509,7 +512,15 @@ class _Insert:
 
     def __call__(self) -> None:
         graph = self.indexes.graphs.get(self.name)
-        if graph is not None:
-            # While nobody waits for the graph, one insertion thread: the other core keeps
-            # ingesting. A waiting reader (``join``) gets every thread from the next call on.
-            graph.add(self.data, self.offsets, self.rows, None if self.indexes._waiting else 1)
+        if graph is None:
+            return
+        # While nobody waits for the graph, insert on one thread, SINGLE_THREAD_CHUNK points at a
+        # time: the other core keeps ingesting. Once a reader waits (``join``), the rest goes in
+        # one call on every thread.
+        offsets, rows, start = self.offsets, self.rows, 0
+        while start < len(offsets):
+            if self.indexes._waiting:
+                graph.add(self.data, offsets[start:], rows[start:])
+                return
+            graph.add(self.data, offsets[start:start + SINGLE_THREAD_CHUNK], rows[start:start + SINGLE_THREAD_CHUNK], 1)
+            start += SINGLE_THREAD_CHUNK
