@@ -573,6 +573,13 @@ class SqliteCollectionStore(CollectionStore):
         self._checkpoint = {}
         self._watermark = 0
 
+    def _read_checkpoint_into(self, out: list) -> None:
+        """``_read_checkpoint`` for a helper thread: appends ("ok", dense) or ("error", exception)."""
+        try:
+            out.append(("ok", self._read_checkpoint()))
+        except BaseException as e:  # re-raised (or, if corrupted, handled) on the loading thread
+            out.append(("error", e))
+
     def _read_checkpoint(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         out = {}
         for name, (rows, file, size, crc, pfile, psize, pcrc) in self._checkpoint.items():
@@ -659,7 +666,18 @@ class SqliteCollectionStore(CollectionStore):
                 gc.enable()
 
     def _load_unchecked(self, conn: sqlite3.Connection) -> LoadedPoints:
-        offsets, ext_ids, seqs, payloads = self._load_points(conn)
+        # The checkpoint files are read (and CRC-checked) on a helper thread while SQLite reads
+        # the point rows: both release the GIL for most of their work.
+        checkpoint: list = []
+        reader = None
+        if self._checkpoint:
+            reader = threading.Thread(target=self._read_checkpoint_into, args=(checkpoint,), name="checkpoint-read")
+            reader.start()
+        try:
+            offsets, ext_ids, seqs, payloads = self._load_points(conn)
+        finally:
+            if reader is not None:
+                reader.join()
         if len(offsets) != self._live:   # e.g. a damaged schema pointing the table at another page
             raise StorageCorrupted(
                 f"database file {self.db_path} is corrupted: it holds {len(offsets)} point rows, "
@@ -667,13 +685,15 @@ class SqliteCollectionStore(CollectionStore):
             )
 
         dense: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        if self._checkpoint:
-            try:
-                dense = self._read_checkpoint()
-            except StorageCorrupted as e:
-                log.warning("%s; ignoring the checkpoint and rebuilding the vectors from %s", e.message, self.db_path)
+        if checkpoint:
+            kind, value = checkpoint[0]
+            if kind == "ok":
+                dense = value
+            elif isinstance(value, StorageCorrupted):
+                log.warning("%s; ignoring the checkpoint and rebuilding the vectors from %s", value.message, self.db_path)
                 self._drop_checkpoint()
-                dense = {}
+            else:
+                raise value
         watermark = self._watermark if dense else 0
         is_tail = seqs > watermark
         self._live_rows = len(offsets)
