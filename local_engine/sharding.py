@@ -51,8 +51,11 @@ def _selectors(body: Any) -> Iterator[Any]:
         yield from _selectors(request)
     for operation in _field(body, "operations") or ():
         # UpsertOperation(upsert=...), DeleteOperation(delete=...), ...: one field, the request
-        fields = operation.items() if isinstance(operation, dict) else ((n, getattr(operation, n)) for n in type(operation).model_fields)
-        for _, request in fields:
+        if isinstance(operation, dict):
+            requests = list(operation.values())
+        else:
+            requests = [getattr(operation, field) for field in type(operation).model_fields]
+        for request in requests:
             yield from _selectors(request)
 
 

@@ -10,11 +10,12 @@ Rules:
   speed of parsing and storing, as in Qdrant, where indexing is the optimizer's background work.
   Work items hold private copies of their rows and run in write order; consecutive insertions
   into one graph are merged. While no reader waits they insert on one thread, in small chunks,
-  leaving the other core to the writer; a waiting reader gets every thread at the next chunk. Every other entry point
-  here — searches, ``get_collection``'s indexed count and status, snapshots, deletes, settings
-  changes, the close — first waits for the queue to drain (``join``), so **no search sees a graph that lags behind a returned write**;
-  the first search after an ingest pays for whatever indexing is still queued. The queue is
-  bounded (``QUEUE_MAX_BYTES`` of rows): a writer that gets that far ahead waits for it.
+  leaving the other core to the writer; a waiting reader gets every thread at the next chunk.
+  Every other entry point here — searches, ``get_collection``'s indexed count and status,
+  snapshots, deletes, settings changes, the close — first waits for the queue to drain
+  (``join``), so **no search sees a graph that lags behind a returned write**; the first search
+  after an ingest pays for whatever indexing is still queued. The queue is bounded
+  (``QUEUE_MAX_BYTES`` of rows): a writer that gets that far ahead waits for it.
 * **When.** A name gets a graph once its stored vectors reach ``indexing_threshold`` KB (and
   ``m > 0``). The first build inserts every vector in one bulk ``add_items`` call, which uses
   all cores; later writes insert their own points. Below the threshold, search stays exact and
@@ -215,7 +216,7 @@ class VectorIndexes:
                 continue
             has = vec.present[uniq]
             if not has.all():
-                work.append((name, partial(self._queued_graph_step, name, "remove", uniq[~has]), 0))
+                work.append((name, partial(self._queued_remove, name, uniq[~has]), 0))
             add = uniq[has]
             if len(add):
                 rows = vec.data[add]
@@ -229,7 +230,7 @@ class VectorIndexes:
         finally:
             self._building.discard(name)
 
-    def _queued_graph_step(self, name: str, what: str, offsets: np.ndarray) -> None:
+    def _queued_remove(self, name: str, offsets: np.ndarray) -> None:
         """A queued removal, on the graph as it is when the item runs (a failed build leaves
         none: the pending vector is rebuilt from the matrix later)."""
         graph = self.graphs.get(name)
@@ -497,7 +498,8 @@ class _Insert:
 
     __slots__ = ("indexes", "name", "offsets", "rows", "data")
 
-    def __init__(self, indexes: VectorIndexes, name: str, offsets: np.ndarray, rows: np.ndarray, data: np.ndarray) -> None:
+    def __init__(self, indexes: VectorIndexes, name: str, offsets: np.ndarray, rows: np.ndarray,
+                 data: np.ndarray) -> None:
         self.indexes, self.name, self.offsets, self.rows, self.data = indexes, name, offsets, rows, data
 
     def merged(self, later: "_Insert") -> "_Insert":
