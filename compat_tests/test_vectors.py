@@ -425,3 +425,28 @@ def test_uint8_cosine_refuses_quantization(client):
     with pytest.raises(UnsupportedOperationError, match="uint8 Cosine"):
         client.update_collection("q", quantization_config=scalar)
     assert client.get_collection("q").config.quantization_config is None
+
+
+@pytest.mark.parametrize("distance", ["Cosine", "Dot", "Euclid", "Manhattan"])
+def test_large_contiguous_scans_split_across_threads_score_like_numpy(distance, monkeypatch):
+    """A scan of >= _SPLIT_ROWS contiguous rows runs its second half on a helper thread: every
+    score must equal the one-thread block scan and a plain numpy reference."""
+    from local_engine import vectors as V
+
+    rng = np.random.default_rng(11)
+    n, dim = V._SPLIT_ROWS * 2 + 777, 24
+    store = V.DenseVectors(dim, distance)
+    store.reserve(n)
+    store.set_rows(np.arange(n), store.prepare(rng.standard_normal((n, dim)).astype(np.float32)))
+    q = store.prepare_query(rng.standard_normal(dim).astype(np.float32))
+    offsets = np.arange(n)
+    split = store.scores(q, offsets)
+    monkeypatch.setattr(V, "_SPLIT_ROWS", 10**12)
+    single = store.scores(q, offsets)
+    assert np.array_equal(split, single)
+    rows = store.data[:n]
+    reference = {
+        "Cosine": rows @ q, "Dot": rows @ q,
+        "Euclid": np.sqrt(((rows - q) ** 2).sum(axis=1)), "Manhattan": np.abs(rows - q).sum(axis=1),
+    }[distance]
+    np.testing.assert_allclose(split, reference, rtol=1e-5, atol=1e-5)
