@@ -681,18 +681,9 @@ class AsyncQdrantClient:
         inp.check_no_kwargs(kwargs)
         with map_validation_errors():
             body = models.QueryRequest(
-                shard_key=inp.shard_key_selector(shard_key_selector),
-                query=inp.query_input(query),
-                using=using,
-                prefetch=_prefetches(prefetch),
-                filter=inp.coerce(models.Filter, query_filter),
-                params=inp.coerce(models.SearchParams, search_params),
-                limit=limit,
-                offset=offset,
-                with_payload=inp.with_payload(with_payload),
-                with_vector=inp.with_vectors(with_vectors),
-                score_threshold=score_threshold,
-                lookup_from=inp.coerce(models.LookupLocation, lookup_from),
+                limit=limit, offset=offset,
+                **_query_fields(query, using, prefetch, query_filter, search_params, with_payload, with_vectors,
+                                score_threshold, lookup_from, shard_key_selector),
             )
         return await self._call(
             "query_points", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
@@ -740,20 +731,10 @@ class AsyncQdrantClient:
         inp.check_no_kwargs(kwargs)
         with map_validation_errors():
             body = models.QueryGroupsRequest(
-                shard_key=inp.shard_key_selector(shard_key_selector),
-                group_by=group_by,
-                query=inp.query_input(query),
-                using=using,
-                prefetch=_prefetches(prefetch),
-                filter=inp.coerce(models.Filter, query_filter),
-                params=inp.coerce(models.SearchParams, search_params),
-                limit=limit,
-                group_size=group_size,
-                with_payload=inp.with_payload(with_payload),
-                with_vector=inp.with_vectors(with_vectors),
-                score_threshold=score_threshold,
+                group_by=group_by, limit=limit, group_size=group_size,
                 with_lookup=inp.coerce(models.WithLookupInterface, with_lookup),
-                lookup_from=inp.coerce(models.LookupLocation, lookup_from),
+                **_query_fields(query, using, prefetch, query_filter, search_params, with_payload, with_vectors,
+                                score_threshold, lookup_from, shard_key_selector),
             )
         return await self._call(
             "query_points_groups", collection_name=collection_name, body=body, consistency=consistency, timeout=timeout
@@ -1232,6 +1213,24 @@ def _search_matrix_request(query_filter: Any, limit: int, sample: int, using: Op
             filter=inp.coerce(models.Filter, query_filter), limit=limit, sample=sample, using=using,
             shard_key=inp.shard_key_selector(shard_key_selector),
         )
+
+
+def _query_fields(query: Any, using: Optional[str], prefetch: Any, query_filter: Any, search_params: Any,
+                  with_payload: Any, with_vectors: Any, score_threshold: Optional[float], lookup_from: Any,
+                  shard_key_selector: Any) -> dict[str, Any]:
+    """The request fields ``query_points`` and ``query_points_groups`` share, from their arguments."""
+    return dict(
+        query=inp.query_input(query),
+        using=using,
+        prefetch=_prefetches(prefetch),
+        filter=inp.coerce(models.Filter, query_filter),
+        params=inp.coerce(models.SearchParams, search_params),
+        with_payload=inp.with_payload(with_payload),
+        with_vector=inp.with_vectors(with_vectors),
+        score_threshold=score_threshold,
+        lookup_from=inp.coerce(models.LookupLocation, lookup_from),
+        shard_key=inp.shard_key_selector(shard_key_selector),
+    )
 
 
 def _prefetches(prefetch: Any) -> Optional[list[models.Prefetch]]:
