@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -699,3 +700,29 @@ def test_point_versions_are_per_collection_and_never_go_backwards_after_reopen(t
         assert again > crashed_op and _versions(client, "a")[0] == again
     finally:
         client.close()
+
+
+def test_a_failed_open_leaves_no_reader_thread(pristine, tmp_path, monkeypatch):
+    """A point row failing its CRC makes the open raise after the graph prefetch thread started;
+    the engine must wait for that thread before the error reaches the caller."""
+    import sqlite3
+
+    from local_engine.index import maintainer
+
+    src, _ = pristine
+    copy = tmp_path / "db"
+    shutil.copytree(src, copy)
+    points = _data_files(copy)["points.sqlite"]
+    with sqlite3.connect(points) as conn:
+        conn.execute("UPDATE points SET crc = crc + 1 WHERE offset = (SELECT min(offset) FROM points)")
+    original_read = maintainer.VectorIndexes._read_all
+
+    def read_slowly(self, store):
+        time.sleep(0.5)          # still reading when the point rows fail their check
+        original_read(self, store)
+
+    monkeypatch.setattr(maintainer.VectorIndexes, "_read_all", read_slowly)
+    with pytest.raises(StorageCorruptedError, match="CRC-32"):
+        QdrantClient(path=str(copy))
+    readers = [t.name for t in threading.enumerate() if t.name in ("hnsw-prefetch", "checkpoint-read")]
+    assert not readers

@@ -274,6 +274,10 @@ class Collection:
             self._payloads.create_index(field, schema)
         self.invalidate_search_caches()
 
+    def abandon_open(self) -> None:
+        """Reopening failed (``load`` raised): stop the helper threads the open started."""
+        self._indexes.abandon_prefetch()
+
     def checkpoint_if_needed(self) -> None:
         if self._store.wants_checkpoint():
             self._store.checkpoint(

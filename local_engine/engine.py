@@ -74,8 +74,12 @@ class Engine(SnapshotOperations, QueryOperations, ServiceOperations):
             store = self._storage.open_collection(name)
             saved = store.load_config()
             collection = Collection(name, models.CollectionConfig.model_validate(saved["config"]), store)
-            collection.payload_schema = dict(saved.get("payload_schema", {}))
-            collection.load(store.load())
+            try:
+                collection.payload_schema = dict(saved.get("payload_schema", {}))
+                collection.load(store.load())
+            except BaseException:
+                collection.abandon_open()
+                raise
             self._collections[name] = collection
         self._aliases: dict[str, str] = self._storage.load_aliases()
 

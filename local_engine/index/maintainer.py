@@ -395,6 +395,14 @@ class VectorIndexes:
         self._prefetch = threading.Thread(target=self._read_all, args=(store,), name="hnsw-prefetch", daemon=True)
         self._prefetch.start()
 
+    def abandon_prefetch(self) -> None:
+        """The open failed: wait for the prefetch thread (it reads the store's files) and drop
+        what it read, so nothing touches the store after the error is raised."""
+        if self._prefetch is not None:
+            self._prefetch.join()
+            self._prefetch = None
+        self._prefetched = {}
+
     def _read_all(self, store: Any) -> None:
         keys = store.blob_keys()
         for name in self.settings:
