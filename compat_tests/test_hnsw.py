@@ -527,3 +527,36 @@ def test_a_checkpoint_skips_graphs_while_indexing_is_queued(tmp_path):
     indexes.save(collection._store, collection.size)            # idle: the graph is saved
     assert [k for k in collection._store.blob_keys() if k.startswith("hnsw/")]
     engine.close()
+
+
+def test_a_worker_killed_by_a_base_exception_does_not_hang_readers(monkeypatch):
+    """Items raising Exception leave their vector pending (rebuilt at the next search); even a
+    BaseException that ends the worker thread must release join() and drop the queued work."""
+    from local_engine import Engine
+
+    class Fatal(BaseException):
+        pass
+
+    def die():
+        raise Fatal()
+
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)   # the worker's death is expected
+    engine = Engine()
+    _make(engine, "c")
+    indexes = engine._collections["c"]._indexes
+    indexes.join()
+    release = _hold_queue(indexes)
+    indexes._submit([("", die, 0)], points=10**6)
+    engine.upsert_points("c", models.PointsBatch(batch=models.Batch(
+        ids=list(range(N, N + 300)), vectors=DATA[:300].tolist())))        # queued behind the fatal item
+    release.set()
+    waiter = threading.Thread(target=indexes.join)
+    waiter.start()
+    waiter.join(10)
+    assert not waiter.is_alive()
+    assert not indexes.busy
+    # the dropped work left the vector pending: the next search rebuilds the graph and sees everything
+    hits = _query(engine, "c", DATA[5])      # points 5 and N + 5 hold this very vector
+    assert {5, N + 5} <= set(hits)
+    assert indexes.indexed_vectors_count == N + 300
+    engine.close()

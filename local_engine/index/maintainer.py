@@ -150,29 +150,48 @@ class VectorIndexes:
             self._job_failed.append((name, exc))
 
     def _work(self) -> None:
-        while True:
+        try:
+            while self._work_one():
+                pass
+        except BaseException as exc:  # never leave join() waiting on a dead worker
             with self._cond:
-                if not self._queue:
-                    self._worker = None
-                    self._cond.notify_all()
-                    return
-                name, action, nbytes = self._queue.popleft()
-                if isinstance(action, _Insert):
-                    # Consecutive insertions into one vector's graph run as one hnswlib call:
-                    # small upsert batches would otherwise pay its per-call cost each.
-                    while (self._queue and self._queue[0][0] == name and isinstance(self._queue[0][1], _Insert)
-                           and len(action.offsets) < MERGE_MAX_POINTS):
-                        _, more, more_bytes = self._queue.popleft()
-                        action = action.merged(more)
-                        nbytes += more_bytes
-                self._busy = True
-            try:
-                self._run_item(name, action)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._queued_bytes -= nbytes
-                    self._cond.notify_all()
+                for name, _, _ in self._queue:
+                    self._job_failed.append((name, exc))
+                self._queue.clear()
+                self._queued_bytes = 0
+                self._busy = False
+                self._worker = None
+                self._cond.notify_all()
+            raise
+
+    def _work_one(self) -> bool:
+        """Run the next queued item (consecutive insertions into one graph merged); False once
+        the queue is empty and the worker has signed off."""
+        with self._cond:
+            if not self._queue:
+                self._worker = None
+                self._cond.notify_all()
+                return False
+            name, action, nbytes = self._queue.popleft()
+            self._busy = True
+            # Consecutive insertions into one vector's graph run as one item: small upsert
+            # batches would otherwise pay hnswlib's per-call cost each.
+            parts = [action]
+            points = len(action.offsets) if isinstance(action, _Insert) else MERGE_MAX_POINTS
+            while (points < MERGE_MAX_POINTS and self._queue and self._queue[0][0] == name
+                   and isinstance(self._queue[0][1], _Insert)):
+                _, more, more_bytes = self._queue.popleft()
+                parts.append(more)
+                points += len(more.offsets)
+                nbytes += more_bytes
+        try:
+            self._run_item(name, action if len(parts) == 1 else lambda: _Insert.merged(parts)())
+        finally:
+            with self._cond:
+                self._busy = False
+                self._queued_bytes -= nbytes
+                self._cond.notify_all()
+        return True
 
     def _submit(self, work: list, points: int) -> None:
         """Queue ``work`` ([(name, action, bytes)]); small work with nothing queued runs inline."""
@@ -510,15 +529,17 @@ class _Insert:
                  data: np.ndarray) -> None:
         self.indexes, self.name, self.offsets, self.rows, self.data = indexes, name, offsets, rows, data
 
-    def merged(self, later: "_Insert") -> "_Insert":
-        """This insertion followed by ``later``: one sorted, unique set of offsets where a point
-        written twice keeps its later row."""
-        offsets = np.concatenate([self.offsets, later.offsets])
-        rows = np.concatenate([self.rows, later.rows])
+    @staticmethod
+    def merged(parts: list["_Insert"]) -> "_Insert":
+        """Insertions into one graph, in write order, as one: a sorted, unique set of offsets
+        where a point written more than once keeps its last row."""
+        offsets = np.concatenate([p.offsets for p in parts])
+        rows = np.concatenate([p.rows for p in parts])
         # np.unique keeps the first occurrence: search the reversed arrays to keep the last
         uniq, first_in_reversed = np.unique(offsets[::-1], return_index=True)
         keep = len(offsets) - 1 - first_in_reversed
-        return _Insert(self.indexes, self.name, uniq, rows[keep], later.data)
+        last = parts[-1]
+        return _Insert(last.indexes, last.name, uniq, rows[keep], last.data)
 
     def __call__(self) -> None:
         graph = self.indexes.graphs.get(self.name)
