@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -559,4 +560,29 @@ def test_a_worker_killed_by_a_base_exception_does_not_hang_readers(monkeypatch):
     hits = _query(engine, "c", DATA[5])      # points 5 and N + 5 hold this very vector
     assert {5, N + 5} <= set(hits)
     assert indexes.indexed_vectors_count == N + 300
+    engine.close()
+
+
+def test_deleting_a_collection_drops_its_queued_graph_work():
+    """Graph work queued for a collection that is then deleted is dropped, not run: a recreated
+    collection's ingest must not compete with graphs nobody will search."""
+    from local_engine import Engine
+
+    engine = Engine()
+    _make(engine, "c")
+    indexes = engine._collections["c"]._indexes
+    indexes.join()
+    graph = indexes.graphs[""]
+    live_before = graph.live
+    release = _hold_queue(indexes)
+    engine.upsert_points("c", models.PointsBatch(batch=models.Batch(
+        ids=list(range(N, N + 2000)), vectors=np.tile(DATA[:500], (4, 1)).tolist())))
+    assert indexes.busy
+    engine.delete_collection("c")
+    release.set()
+    deadline = time.monotonic() + 10
+    while indexes.busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not indexes.busy
+    assert graph.live == live_before          # the queued insertions never ran
     engine.close()

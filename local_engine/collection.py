@@ -291,9 +291,14 @@ class Collection:
             self._store.checkpoint(
                 {name: (vec.data[: self._size], vec.present[: self._size]) for name, vec in self._dense.items()}
             )
-            self._indexes.save(self._store, self._size, final=True)
+            self._indexes.save(self._store, self._size, final=True)   # path mode: waits for queued graph work
+            self._indexes.cancel()                                      # memory mode: nothing will search it
             self._quant.save(self._store, self._size, final=True)
             self._store.close()
+
+    def discard(self) -> None:
+        """The collection was deleted: drop the graph work still queued for it."""
+        self._indexes.cancel()
 
     # -- filter context (local_engine.payload.FilterContext) ------------------------------------
     @property

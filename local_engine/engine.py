@@ -231,6 +231,7 @@ class Engine(SnapshotOperations, QueryOperations, ServiceOperations):
                 return False
             self._storage.drop_collection(collection_name)
             del self._collections[collection_name]
+            collection.discard()
             stale = [a for a, c in self._aliases.items() if c == collection_name]
             if stale:
                 for alias in stale:

@@ -149,6 +149,15 @@ class VectorIndexes:
         except Exception as exc:  # reported by join(), on the caller's thread
             self._job_failed.append((name, exc))
 
+    def cancel(self) -> None:
+        """The collection is going away (deleted, or closed in memory mode): drop the queued
+        graph work instead of spending CPU on graphs nobody will search. An item already
+        running finishes on its own."""
+        with self._cond:
+            self._queue.clear()
+            self._queued_bytes = 0
+            self._cond.notify_all()
+
     def _work(self) -> None:
         try:
             while self._work_one():
@@ -189,7 +198,7 @@ class VectorIndexes:
         finally:
             with self._cond:
                 self._busy = False
-                self._queued_bytes -= nbytes
+                self._queued_bytes = max(0, self._queued_bytes - nbytes)   # cancel() may have zeroed it
                 self._cond.notify_all()
         return True
 
