@@ -154,9 +154,13 @@ class VectorIndexes:
         graph work instead of spending CPU on graphs nobody will search. An item already
         running finishes on its own."""
         with self._cond:
-            self._queue.clear()
-            self._queued_bytes = 0
-            self._cond.notify_all()
+            self._drop_queue_locked()
+
+    def _drop_queue_locked(self) -> None:
+        """Forget the queued items (the caller holds ``_cond``) and wake whoever waits on them."""
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._cond.notify_all()
 
     def _work(self) -> None:
         try:
@@ -164,13 +168,10 @@ class VectorIndexes:
                 pass
         except BaseException as exc:  # never leave join() waiting on a dead worker
             with self._cond:
-                for name, _, _ in self._queue:
-                    self._job_failed.append((name, exc))
-                self._queue.clear()
-                self._queued_bytes = 0
+                self._job_failed.extend((name, exc) for name, _, _ in self._queue)
                 self._busy = False
                 self._worker = None
-                self._cond.notify_all()
+                self._drop_queue_locked()
             raise
 
     def _work_one(self) -> bool:
